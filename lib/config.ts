@@ -1,0 +1,130 @@
+/**
+ * The whole configuration, read once from the environment (12-factor).
+ * An absent variable means the embedded default: one process, no network server.
+ * A malformed value stops the process at start with a message naming the variable.
+ */
+import path from "node:path";
+import os from "node:os";
+
+/** The bounded contexts built so far; each one joins this list (and services/index.ts) as it lands. */
+export const SERVICE_NAMES = ["api", "products"] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/** Services that own a SQL database, with the variable that points at it. */
+export const DB_SERVICES = ["users", "products", "orders", "payments", "notifications"] as const;
+export type DbServiceName = (typeof DB_SERVICES)[number];
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string, fallback: string): string {
+  const v = env[name];
+  return v === undefined || v.trim() === "" ? fallback : v.trim();
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === "" ? undefined : v.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = str(env, name, fallback);
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(", ")}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function list(env: Env, name: string): string[] | undefined {
+  const raw = optional(env, name);
+  return raw === undefined ? undefined : raw.split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+function services(env: Env): ServiceName[] {
+  const names = list(env, "SERVICES");
+  if (!names || names.includes("*") || names.includes("all")) return [...SERVICE_NAMES];
+  for (const name of names) {
+    if (!(SERVICE_NAMES as readonly string[]).includes(name)) {
+      throw new ConfigError(`SERVICES names an unknown service "${name}" (known: ${SERVICE_NAMES.join(", ")})`);
+    }
+  }
+  return names as ServiceName[];
+}
+
+function dbUrl(env: Env, service: DbServiceName, dataDir: string): string {
+  const variable = `${service.toUpperCase()}_DB_URL`;
+  const url = optional(env, variable) ?? `sqlite:${path.join(dataDir, `${service}.sqlite`)}`;
+  if (!/^(postgres|postgresql|mariadb|mysql|sqlite):/.test(url)) {
+    throw new ConfigError(`${variable} must start with postgres://, mariadb://, mysql:// or sqlite:, got "${url}"`);
+  }
+  return url;
+}
+
+export function loadConfig(env: Env = process.env) {
+  const dataDir = path.resolve(str(env, "DATA_DIR", "./data"));
+  const transporter = optional(env, "TRANSPORTER");
+  const jwtSecret = optional(env, "JWT_SECRET");
+  if (jwtSecret !== undefined && jwtSecret.length < 32) {
+    throw new ConfigError("JWT_SECRET must be at least 32 characters");
+  }
+  const paymentProvider = oneOf(env, "PAYMENT_PROVIDER", ["simulated", "stripe"] as const, "simulated");
+  const stripeSecretKey = optional(env, "STRIPE_SECRET_KEY");
+  if (paymentProvider === "stripe" && !stripeSecretKey) {
+    throw new ConfigError("PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY");
+  }
+
+  return {
+    port: int(env, "PORT", 3000, 0, 65535),
+    nodeId: optional(env, "NODE_ID") ?? `${os.hostname().toLowerCase()}-${process.pid}`,
+    namespace: str(env, "NAMESPACE", "shop"),
+    services: services(env),
+    transporter,
+    /** Embedded: no transporter, every service in this process. */
+    embedded: transporter === undefined,
+    logLevel: oneOf(env, "LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace"] as const, "info"),
+    logFormat: oneOf(env, "LOG_FORMAT", ["json", "text"] as const, "json"),
+    dataDir,
+    db: Object.fromEntries(DB_SERVICES.map((s) => [s, dbUrl(env, s, dataDir)])) as Record<DbServiceName, string>,
+    redisUrl: optional(env, "REDIS_URL"),
+    kafkaBrokers: list(env, "KAFKA_BROKERS"),
+    stripe: {
+      secretKey: stripeSecretKey,
+      apiBase: optional(env, "STRIPE_API_BASE"),
+      webhookSecret: optional(env, "STRIPE_WEBHOOK_SECRET"),
+    },
+    paymentProvider,
+    jwtSecret,
+    admin: { email: optional(env, "ADMIN_EMAIL"), password: optional(env, "ADMIN_PASSWORD") },
+    http: {
+      corsOrigins: list(env, "CORS_ORIGINS") ?? [],
+      bodyLimit: str(env, "BODY_LIMIT", "100kb"),
+      trustProxy: int(env, "TRUST_PROXY", 0, 0, 10),
+    },
+    broker: {
+      requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 10_000, 100),
+      retries: int(env, "RETRIES", 3, 0, 10),
+      bulkheadConcurrency: int(env, "BULKHEAD_CONCURRENCY", 50, 1),
+      bulkheadMaxQueue: int(env, "BULKHEAD_MAX_QUEUE", 500, 0),
+    },
+    metricsPort: optional(env, "METRICS_PORT") === undefined ? undefined : int(env, "METRICS_PORT", 0, 0, 65535),
+  };
+}
+
+export type Config = ReturnType<typeof loadConfig>;
+
+let cached: Config | undefined;
+/** The process-wide configuration (read on first use). */
+export function config(): Config {
+  cached ??= loadConfig();
+  return cached;
+}

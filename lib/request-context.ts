@@ -1,0 +1,27 @@
+/**
+ * The request id of the action or event being handled, carried by AsyncLocalStorage so that
+ * every log line written while handling it (even deep in domain or adapter code) names it.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { Middleware } from "moleculer";
+
+interface RequestContext {
+  requestId?: string;
+}
+
+const storage = new AsyncLocalStorage<RequestContext>();
+
+export function currentRequestId(): string | undefined {
+  return storage.getStore()?.requestId;
+}
+
+/** Broker middleware: runs each local action and event handler inside its request's context. */
+export const RequestContextMiddleware: Middleware = {
+  name: "RequestContext",
+  localAction(next: any) {
+    return (ctx: any) => storage.run({ requestId: ctx.requestID }, () => next(ctx));
+  },
+  localEvent(next: any) {
+    return (ctx: any) => storage.run({ requestId: ctx.requestID }, () => next(ctx));
+  },
+} as Middleware;

@@ -1,0 +1,104 @@
+/**
+ * Broker configuration, built from the environment (lib/config.ts).
+ * Fault tolerance is set here explicitly rather than left to Moleculer's defaults.
+ */
+import type { BrokerOptions, Errors } from "moleculer";
+import { config } from "./lib/config";
+import { currentRequestId, RequestContextMiddleware } from "./lib/request-context";
+import { ShopPrometheusReporter } from "./lib/prometheus";
+
+const cfg = config();
+
+/** Only infrastructure failures count against a circuit or are worth a retry; a 4xx is the caller's fault. */
+const isServerFault = (err: Errors.MoleculerError | Error): boolean =>
+  !(err as Errors.MoleculerError).code || (err as Errors.MoleculerError).code >= 500;
+
+function logger(): BrokerOptions["logger"] {
+  if (cfg.logFormat === "json") {
+    return {
+      type: "Pino",
+      options: {
+        level: cfg.logLevel,
+        pino: {
+          options: {
+            base: undefined,
+            timestamp: () => `,"time":"${new Date().toISOString()}"`,
+            formatters: { level: (label: string) => ({ level: label }) },
+            // Every line written while handling a request names it.
+            mixin: () => {
+              const requestId = currentRequestId();
+              return requestId ? { requestId } : {};
+            },
+          },
+        },
+      },
+    };
+  }
+  return {
+    type: "Console",
+    options: {
+      level: cfg.logLevel,
+      colors: process.stdout.isTTY,
+      formatter: (type: string, args: unknown[], bindings: any, { printArgs }: any) => {
+        const requestId = currentRequestId();
+        return [
+          `[${new Date().toISOString()}] ${type.toUpperCase().padEnd(5)} ${bindings.nodeID}/${String(bindings.mod).toUpperCase()}${requestId ? ` [${requestId}]` : ""}:`,
+          ...printArgs(args),
+        ];
+      },
+    },
+  };
+}
+
+const brokerConfig: BrokerOptions = {
+  namespace: cfg.namespace,
+  nodeID: cfg.nodeId,
+  // Embedded: no transporter, calls stay in-process. Otherwise NATS (or any Moleculer transporter URL).
+  transporter: (cfg.transporter ?? null) as BrokerOptions["transporter"],
+  logger: logger(),
+  logLevel: cfg.logLevel,
+
+  cacher: cfg.redisUrl
+    ? { type: "Redis", options: { prefix: `${cfg.namespace}-cache`, redis: cfg.redisUrl as any, ttl: 300 } }
+    : { type: "Memory", options: { ttl: 300, clone: false } },
+
+  requestTimeout: cfg.broker.requestTimeoutMs,
+  // Retries are off by default; an action opts in with `retryPolicy: { enabled: true }` when it is
+  // idempotent (a replay cannot change the outcome).
+  retryPolicy: {
+    enabled: false,
+    retries: cfg.broker.retries,
+    delay: 100,
+    maxDelay: 2000,
+    factor: 2,
+    check: (err: Error) => !!(err as Errors.MoleculerRetryableError).retryable,
+  },
+  circuitBreaker: {
+    enabled: true,
+    threshold: 0.5,
+    minRequestCount: 20,
+    windowTime: 60,
+    halfOpenTime: 10_000,
+    check: isServerFault,
+  },
+  bulkhead: {
+    enabled: true,
+    concurrency: cfg.broker.bulkheadConcurrency,
+    maxQueueSize: cfg.broker.bulkheadMaxQueue,
+  },
+  // Let in-flight requests finish on shutdown instead of cutting them off.
+  tracking: { enabled: true, shutdownTimeout: 10_000 },
+  registry: { strategy: "RoundRobin", preferLocal: true },
+  heartbeatInterval: 5,
+  heartbeatTimeout: 15,
+
+  validator: true,
+  metrics: {
+    enabled: true,
+    reporter: [new ShopPrometheusReporter({ port: cfg.metricsPort ?? null }) as any],
+  },
+  tracing: { enabled: false },
+  middlewares: [RequestContextMiddleware],
+};
+
+export default brokerConfig;

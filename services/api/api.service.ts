@@ -1,0 +1,262 @@
+/**
+ * The API gateway (moleculer-web). REST lives under /api/v1 and is built only from actions that
+ * declare both `rest` and `auth`; everything else (including $node.*) is unreachable over HTTP.
+ */
+import { randomUUID } from "node:crypto";
+import path from "node:path";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import ApiGateway from "moleculer-web";
+import helmet from "helmet";
+import serveStatic from "serve-static";
+import { Errors, type Context, type ServiceSchema } from "moleculer";
+import { config, SERVICE_NAMES } from "../../lib/config";
+import { runHealthChecks } from "../../lib/health";
+import { prometheusText } from "../../lib/prometheus";
+import { resolveJwtSecret, TokenService, InvalidTokenError } from "../../lib/auth/tokens";
+import { buildOpenApi, type RouteEntry } from "../../lib/http/openapi";
+import type { Access, ShopMeta } from "../../lib/http/access";
+import { swaggerUiHtml, swaggerUiInit } from "./docs";
+
+const { UnAuthorizedError, ForbiddenError } = ApiGateway.Errors;
+const API_PREFIX = "/api/v1";
+const SWAGGER_DIR = path.dirname(require.resolve("swagger-ui-dist/package.json"));
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const securityHeaders = helmet();
+
+/** body-parser failures, in the shop's error vocabulary. */
+const BODY_ERRORS: Record<string, { name: string; message: string; type: string }> = {
+  "entity.parse.failed": { name: "BadRequestError", message: "Malformed JSON body", type: "INVALID_JSON" },
+  "entity.too.large": { name: "PayloadTooLargeError", message: "Request body too large", type: "PAYLOAD_TOO_LARGE" },
+  "encoding.unsupported": { name: "BadRequestError", message: "Unsupported body encoding", type: "UNSUPPORTED_ENCODING" },
+  "charset.unsupported": { name: "BadRequestError", message: "Unsupported body charset", type: "UNSUPPORTED_CHARSET" },
+};
+
+type Req = IncomingMessage & { $action?: { name: string; auth?: Access }; $params?: Record<string, unknown> };
+
+const cfg = config();
+
+const ApiService: ServiceSchema<any> = {
+  name: "api",
+  mixins: [ApiGateway],
+
+  settings: {
+    port: cfg.port,
+    ip: "0.0.0.0",
+    // No allow-list configured means no CORS headers: browsers keep other origins out.
+    cors: cfg.http.corsOrigins.length
+      ? {
+          origin: cfg.http.corsOrigins,
+          methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+          allowedHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+          exposedHeaders: ["X-Request-ID", "Retry-After"],
+          maxAge: 600,
+        }
+      : undefined,
+    log4XXResponses: false,
+    logRequest: "debug",
+    logResponse: "debug",
+    logRouteRegistration: "debug",
+
+    routes: [
+      {
+        name: "system",
+        path: "/",
+        mappingPolicy: "restrict",
+        bodyParsers: false,
+        aliases: {
+          "GET /health/live": "api.live",
+          "GET /health/ready": "api.ready",
+          "GET /health/detailed": "api.detailed",
+          "GET /metrics": "api.metrics",
+          [`GET ${API_PREFIX}/openapi.json`]: "api.openapi",
+          "GET /api/docs": "api.docs",
+          "GET /api/docs/init.js": "api.docsInit",
+        },
+      },
+      {
+        name: "docs-assets",
+        path: "/api/docs/assets",
+        mappingPolicy: "restrict",
+        bodyParsers: false,
+        use: [serveStatic(SWAGGER_DIR, { index: false, fallthrough: true })],
+      },
+      {
+        name: "rest",
+        path: API_PREFIX,
+        whitelist: ["**"],
+        autoAliases: true,
+        mappingPolicy: "restrict",
+        authentication: true,
+        authorization: true,
+        bodyParsers: { json: { strict: true, limit: cfg.http.bodyLimit }, urlencoded: false },
+        callOptions: { timeout: cfg.broker.requestTimeoutMs },
+        onBeforeCall(ctx: Context<unknown, ShopMeta>, _route: unknown, req: IncomingMessage) {
+          const key = req.headers["idempotency-key"];
+          if (typeof key === "string") ctx.meta.idempotencyKey = key;
+          ctx.meta.clientIp = req.socket.remoteAddress;
+        },
+      },
+    ],
+  },
+
+  actions: {
+    // moleculer-web's route-table action would publish internals; /api/v1/openapi.json serves that need.
+    listAliases: false,
+
+    live: {
+      handler() {
+        return { status: "up" };
+      },
+    },
+    ready: {
+      async handler(ctx: Context<unknown, ShopMeta>) {
+        const report = await this.healthReport();
+        if (report.status !== "up") ctx.meta.$statusCode = 503;
+        return { status: report.status };
+      },
+    },
+    detailed: {
+      async handler(ctx: Context<unknown, ShopMeta>) {
+        const report = await this.healthReport();
+        if (report.status !== "up") ctx.meta.$statusCode = 503;
+        return report;
+      },
+    },
+    metrics: {
+      handler(ctx: Context<unknown, ShopMeta>) {
+        ctx.meta.$responseType = "text/plain; version=0.0.4; charset=utf-8";
+        return prometheusText(this.broker) ?? "";
+      },
+    },
+    openapi: {
+      handler() {
+        return buildOpenApi(this.restRoutes(), { title: "Moleculer Shop API", version: "1" });
+      },
+    },
+    docs: {
+      handler(ctx: Context<unknown, ShopMeta>) {
+        ctx.meta.$responseType = "text/html; charset=utf-8";
+        return swaggerUiHtml("/api/docs/assets", "/api/docs/init.js");
+      },
+    },
+    docsInit: {
+      handler(ctx: Context<unknown, ShopMeta>) {
+        ctx.meta.$responseType = "application/javascript; charset=utf-8";
+        return swaggerUiInit(`${API_PREFIX}/openapi.json`);
+      },
+    },
+  },
+
+  methods: {
+    /**
+     * Before any routing: security headers on every response (helmet), and an X-Request-ID that is
+     * either the client's well-formed one or a new one, so every response and log line has one.
+     */
+    httpHandler(req: IncomingMessage, res: ServerResponse, next?: unknown) {
+      const given = req.headers["x-request-id"];
+      const requestId = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+      req.headers["x-request-id"] = requestId;
+      delete req.headers["x-correlation-id"];
+      res.setHeader("X-Request-ID", requestId);
+      securityHeaders(req, res, () => ApiGateway.methods!.httpHandler.call(this, req, res, next));
+    },
+
+    async authenticate(_ctx: Context, _route: unknown, req: Req) {
+      const header = req.headers.authorization;
+      if (!header) return null;
+      const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header);
+      if (!match) throw new UnAuthorizedError("ERR_INVALID_TOKEN", { reason: "expected 'Bearer <token>'" });
+      try {
+        const { id, role } = await this.tokens.verify(match[1]);
+        return { id, role };
+      } catch (err) {
+        if (err instanceof InvalidTokenError) throw new UnAuthorizedError("ERR_INVALID_TOKEN", { reason: err.message });
+        throw err;
+      }
+    },
+
+    authorize(ctx: Context<unknown, ShopMeta>, _route: unknown, req: Req) {
+      const access = req.$action?.auth;
+      // An action that declares no access is not part of the public surface.
+      if (!access) throw new Errors.MoleculerClientError("Not found", 404, "NOT_FOUND");
+      if (access === "public") return;
+      if (!ctx.meta.user) throw new UnAuthorizedError("ERR_NO_TOKEN", null);
+      if (access === "admin" && ctx.meta.user.role !== "admin") {
+        throw new ForbiddenError("ERR_FORBIDDEN", { reason: "admin role required" });
+      }
+    },
+
+    /** Stable error body; a 5xx never leaks internals (the log has them, with the request id). */
+    reformatError(err: Errors.MoleculerError) {
+      const code = typeof err.code === "number" && err.code >= 400 && err.code < 600 ? err.code : 500;
+      const bodyError = typeof err.type === "string" ? BODY_ERRORS[err.type] : undefined;
+      if (bodyError) return { ...bodyError, code, data: null };
+      if (code >= 500 && !(err instanceof Errors.MoleculerRetryableError) && code !== 503) {
+        this.logger.error("Request failed:", err);
+        return { name: "InternalServerError", message: "Internal server error", code, type: "INTERNAL_ERROR", data: null };
+      }
+      // Validation failures name the fields, not the node or action that checked them.
+      const data = err instanceof Errors.ValidationError && Array.isArray(err.data)
+        ? err.data.map(({ field, type, message, expected, actual }: any) => ({ field, type, message, expected, actual }))
+        : err.data ?? null;
+      return { name: err.name, message: err.message, code, type: err.type ?? null, data };
+    },
+
+    /** Every REST-declared action known to the registry (local or on another node). */
+    declaredActions(): Map<string, any> {
+      const actions = new Map<string, any>();
+      for (const item of this.broker.registry.getActionList({ onlyAvailable: true, skipInternal: true }) as any[]) {
+        if (item.action?.rest && item.action?.auth) actions.set(item.name, item.action);
+      }
+      return actions;
+    },
+
+    /** The REST route table: every alias of the rest route, with what its action declares. */
+    restRoutes(): RouteEntry[] {
+      const actions = this.declaredActions();
+      const routes: RouteEntry[] = [];
+      for (const alias of this.aliases as any[]) {
+        if (alias.route.opts.name !== "rest" || typeof alias.action !== "string") continue;
+        const action = actions.get(alias.action);
+        if (!action?.auth) continue;
+        routes.push({
+          method: alias.method,
+          path: alias.fullPath,
+          action: alias.action,
+          auth: action.auth,
+          params: action.params,
+          summary: action.summary,
+        });
+      }
+      return routes;
+    },
+
+    async healthReport() {
+      const checks = await runHealthChecks();
+      if (!cfg.embedded) {
+        const connected = !!(this.broker.transit as any)?.connected;
+        checks.push({ name: "transporter", status: connected ? "up" : "down", latencyMs: 0 });
+      }
+      const missing = SERVICE_NAMES.filter((name) => !this.broker.registry.hasService(name, undefined as unknown as string));
+      // Aliases are regenerated shortly after services appear: not ready until every route is in.
+      const routed = new Set(this.restRoutes().map((r: RouteEntry) => r.action));
+      const unrouted = [...this.declaredActions().keys()].filter((name) => !routed.has(name));
+      const healthy = checks.every((c) => c.status === "up") && missing.length === 0 && unrouted.length === 0;
+      const status = healthy ? "up" : "down";
+      return {
+        status,
+        nodeId: this.broker.nodeID,
+        uptimeSeconds: Math.round(process.uptime()),
+        checks,
+        services: { required: SERVICE_NAMES, missing },
+        routes: { count: routed.size, pending: unrouted },
+      };
+    },
+  },
+
+  created() {
+    this.tokens = new TokenService(resolveJwtSecret(cfg, (m) => this.logger.warn(m)));
+  },
+};
+
+export default ApiService;

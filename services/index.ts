@@ -1,0 +1,13 @@
+/**
+ * The bounded contexts this codebase can run. A node loads only those named in SERVICES; each is
+ * imported lazily so a node pays only for the services it runs.
+ */
+import type { ServiceSchema } from "moleculer";
+import type { ServiceName } from "../lib/config";
+
+type Loader = () => Promise<{ default: ServiceSchema }>;
+
+export const serviceLoaders: Record<ServiceName, Loader> = {
+  api: () => import("./api/api.service"),
+  products: () => import("./products/products.service"),
+};

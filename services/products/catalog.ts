@@ -1,0 +1,111 @@
+/**
+ * Pure catalog rules: what a client may ask of the catalog and how a product is shown.
+ * No Moleculer, no SQL: unit-tested on its own.
+ */
+
+export const MAX_PAGE_SIZE = 100;
+export const DEFAULT_PAGE_SIZE = 20;
+
+export const SORT_FIELDS = ["price", "name", "createdAt", "stock", "id"] as const;
+export type SortField = (typeof SORT_FIELDS)[number];
+
+export interface SortOrder {
+  field: SortField;
+  direction: "ASC" | "DESC";
+}
+
+/** "price" → price ascending, "-price" → descending. Ties are always broken by id. */
+export function parseSort(sort: string | undefined): SortOrder[] {
+  if (!sort) return [{ field: "id", direction: "ASC" }];
+  const descending = sort.startsWith("-");
+  const field = (descending ? sort.slice(1) : sort) as SortField;
+  const primary: SortOrder = { field, direction: descending ? "DESC" : "ASC" };
+  return field === "id" ? [primary] : [primary, { field: "id", direction: "ASC" }];
+}
+
+export const SORT_VALUES = SORT_FIELDS.flatMap((f) => [f, `-${f}`]);
+
+/**
+ * A LIKE pattern matching `text` anywhere, case-insensitively (the caller lowers the column),
+ * with `%` and `_` in the input matched literally. The escape character is `!`, which means the
+ * same in a string literal on PostgreSQL, MariaDB and SQLite (a backslash does not).
+ */
+export function containsPattern(text: string): string {
+  return `%${text.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
+}
+export const LIKE_ESCAPE = "!";
+
+export interface ProductRecord {
+  id: number;
+  sku: string;
+  name: string;
+  description: string | null;
+  price: number;
+  currency: string;
+  stock: number;
+  category: string;
+  imageUrl: string | null;
+  isActive: boolean;
+  createdAt: Date | string;
+  updatedAt: Date | string;
+}
+
+export interface ProductView {
+  id: number;
+  sku: string;
+  name: string;
+  description: string | null;
+  price: number;
+  currency: string;
+  stock: number;
+  /** Stock minus live reservations: what can still be bought. */
+  available: number;
+  category: string;
+  imageUrl: string | null;
+  isActive: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+const iso = (d: Date | string): string => (d instanceof Date ? d.toISOString() : new Date(d).toISOString());
+
+export function toView(p: ProductRecord, reserved = 0): ProductView {
+  return {
+    id: Number(p.id),
+    sku: p.sku,
+    name: p.name,
+    description: p.description,
+    price: Number(p.price),
+    currency: p.currency,
+    stock: Number(p.stock),
+    available: Math.max(0, Number(p.stock) - reserved),
+    category: p.category,
+    imageUrl: p.imageUrl,
+    isActive: Boolean(p.isActive),
+    createdAt: iso(p.createdAt),
+    updatedAt: iso(p.updatedAt),
+  };
+}
+
+/** Parameter schemas (fastest-validator) shared by the actions and the OpenAPI document. */
+export const productFields = {
+  sku: { type: "string", min: 1, max: 64, pattern: /^[A-Za-z0-9._-]+$/ },
+  name: { type: "string", min: 1, max: 200, trim: true },
+  description: { type: "string", max: 5000, optional: true, nullable: true },
+  price: { type: "number", integer: true, min: 0, max: 1_000_000_000, convert: false },
+  currency: { type: "string", pattern: /^[A-Z]{3}$/, optional: true },
+  stock: { type: "number", integer: true, min: 0, max: 1_000_000_000, convert: false },
+  category: { type: "string", min: 1, max: 100, trim: true },
+  imageUrl: { type: "url", optional: true, nullable: true },
+  isActive: { type: "boolean", optional: true, convert: false },
+} as const;
+
+export const listParams = {
+  limit: { type: "number", integer: true, min: 1, max: MAX_PAGE_SIZE, optional: true, convert: true },
+  offset: { type: "number", integer: true, min: 0, max: 1_000_000, optional: true, convert: true },
+  category: { type: "string", min: 1, max: 100, optional: true },
+  minPrice: { type: "number", integer: true, min: 0, optional: true, convert: true },
+  maxPrice: { type: "number", integer: true, min: 0, optional: true, convert: true },
+  q: { type: "string", min: 1, max: 100, optional: true },
+  sort: { type: "enum", values: SORT_VALUES, optional: true },
+} as const;
