@@ -6,6 +6,7 @@ import type { BrokerOptions, Errors } from "moleculer";
 import { config } from "./lib/config";
 import { currentRequestId, RequestContextMiddleware } from "./lib/request-context";
 import { ShopPrometheusReporter } from "./lib/prometheus";
+import { registerHealthCheck } from "./lib/health";
 
 const cfg = config();
 
@@ -99,6 +100,17 @@ const brokerConfig: BrokerOptions = {
   },
   tracing: { enabled: false },
   middlewares: [RequestContextMiddleware],
+
+  // Node-wide dependencies join /health/ready next to the services' own (databases, Kafka).
+  started(broker) {
+    if (broker.transit) {
+      registerHealthCheck("transporter", async () => {
+        if (!(broker.transit as any).connected) throw new Error("not connected");
+      });
+    }
+    const redis = (broker.cacher as any)?.client;
+    if (cfg.redisUrl && redis) registerHealthCheck("redis", async () => void (await redis.ping()));
+  },
 };
 
 export default brokerConfig;

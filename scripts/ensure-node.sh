@@ -22,7 +22,8 @@ else
   _tools="$_root/.tools/node/node_modules/$_pkg"
   export PATH="$_tools/bin:$PATH"
 fi
-# node-gyp (sqlite3 has no prebuilt binary reachable here) must build against this node's headers.
-_nodedir="$(dirname "$(dirname "$(command -v node)")")"
-[ -d "$_nodedir/include/node" ] && export npm_config_nodedir="$_nodedir"
-unset _root _tools _pkg _nodedir
+# Where this node's headers are: node-gyp builds sqlite3 against them (no prebuilt binary is
+# reachable here). Pass it to installs only: `npm_config_nodedir="$SHOP_NODE_DIR" npm ci`.
+SHOP_NODE_DIR="$(dirname "$(dirname "$(command -v node)")")"
+export SHOP_NODE_DIR
+unset _root _tools _pkg

@@ -6,6 +6,7 @@
 #   scripts/stack.sh down     stop what `up` started
 #   scripts/stack.sh status   one line per server
 #   scripts/stack.sh env      the variables that point the services at this stack (eval "$(... env)")
+#   scripts/stack.sh env --test   only the TEST_* variables the test suite reads
 #
 # Works as root on Debian (apt-get). Elsewhere use Docker: docker compose up -d postgres mariadb redis nats kafka stripe-mock
 set -euo pipefail
@@ -65,6 +66,8 @@ install_packages() {
   command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null || missing+=(maven)
   command -v go >/dev/null || [ -x "$CACHE_DIR/bin/stripe-mock" ] || missing+=(golang-go)
+  # Not a server: the test suite validates docker-compose.yml with it.
+  command -v docker-compose >/dev/null || missing+=(docker-compose)
   [ ${#missing[@]} -eq 0 ] && return 0
   require_debian_root
   log "installing ${missing[*]}"
@@ -247,7 +250,9 @@ stop_pidfile() { # name pidfile
 cmd_env() {
   local pg="postgres://$DB_USER:$DB_PASSWORD@127.0.0.1:$PG_PORT"
   local maria="mariadb://$DB_USER:$DB_PASSWORD@127.0.0.1:$MARIADB_PORT"
-  cat <<EOF
+  # --test: only the TEST_* variables the test suite reads, so embedded tests stay embedded.
+  if [ "${1:-}" != --test ]; then
+    cat <<EOF
 export TRANSPORTER=nats://127.0.0.1:$NATS_PORT
 export REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
@@ -258,8 +263,15 @@ export PAYMENTS_DB_URL=$maria/shop_payments
 export NOTIFICATIONS_DB_URL=$pg/shop_notifications
 export STRIPE_API_BASE=http://127.0.0.1:$STRIPE_PORT
 export STRIPE_SECRET_KEY=sk_test_stack
+EOF
+  fi
+  cat <<EOF
 export TEST_POSTGRES_URL=$pg/shop_test
 export TEST_MARIADB_URL=$maria/shop_test
+export TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+export TEST_NATS_URL=nats://127.0.0.1:$NATS_PORT
+export TEST_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
+export TEST_STRIPE_API_BASE=http://127.0.0.1:$STRIPE_PORT
 EOF
 }
 
@@ -302,6 +314,6 @@ case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  env) cmd_env ;;
+  env) cmd_env "${2:-}" ;;
   *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
 esac

@@ -233,10 +233,6 @@ const ApiService: ServiceSchema<any> = {
 
     async healthReport() {
       const checks = await runHealthChecks();
-      if (!cfg.embedded) {
-        const connected = !!(this.broker.transit as any)?.connected;
-        checks.push({ name: "transporter", status: connected ? "up" : "down", latencyMs: 0 });
-      }
       const missing = SERVICE_NAMES.filter((name) => !this.broker.registry.hasService(name, undefined as unknown as string));
       // Aliases are regenerated shortly after services appear: not ready until every route is in.
       const routed = new Set(this.restRoutes().map((r: RouteEntry) => r.action));

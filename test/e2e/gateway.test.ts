@@ -1,0 +1,138 @@
+/** The gateway as a client sees it, on the embedded shop. */
+import type { ServiceSchema } from "moleculer";
+import { startShop, http, type RunningShop } from "../support/shop";
+import { currentRequestId } from "../../lib/request-context";
+
+// A probe service (test only) that answers with the request id its handler sees.
+const probe: ServiceSchema = {
+  name: "probe",
+  settings: { rest: "/" },
+  actions: {
+    whoami: { rest: "GET /probe/request-id", auth: "public", handler: () => ({ requestId: currentRequestId() }) },
+    undeclared: { rest: "GET /probe/undeclared", handler: () => "should never be reachable" },
+  },
+};
+
+let shop: RunningShop;
+beforeAll(async () => {
+  shop = await startShop({}, [probe]);
+});
+afterAll(() => shop.stop());
+
+describe("health and metrics", () => {
+  it("answers liveness, readiness and details", async () => {
+    expect((await http(`${shop.url}/health/live`)).status).toBe(200);
+    const ready = await http(`${shop.url}/health/ready`);
+    expect(ready).toMatchObject({ status: 200, body: { status: "up" } });
+    const detailed = await http(`${shop.url}/health/detailed`);
+    expect(detailed.status).toBe(200);
+    expect(detailed.body.checks).toEqual(expect.arrayContaining([expect.objectContaining({ name: "products.db", status: "up", latencyMs: expect.any(Number) })]));
+  });
+
+  it("serves Prometheus text with Moleculer's metrics", async () => {
+    const res = await fetch(`${shop.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
+    const text = await res.text();
+    expect(text).toMatch(/^moleculer_request_total/m);
+    expect(text).toMatch(/^# TYPE moleculer_node_type gauge/m);
+  });
+});
+
+describe("errors", () => {
+  it("is a JSON 404 for an unknown route", async () => {
+    const res = await http(`${shop.url}/api/v1/nope`);
+    expect(res.status).toBe(404);
+    expect(res.body).toEqual({ name: "NotFoundError", message: "Not found", code: 404, type: "NOT_FOUND", data: null });
+  });
+
+  it("is a JSON 400 for a malformed body", async () => {
+    const res = await http(`${shop.url}/api/v1/products`, { method: "POST", rawBody: "{bad json" });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ name: "BadRequestError", code: 400, type: "INVALID_JSON" });
+    expect(JSON.stringify(res.body)).not.toMatch(/at .*\.js:\d+/); // no stack trace
+  });
+
+  it("is a JSON 413 for a body over the limit", async () => {
+    const res = await http(`${shop.url}/api/v1/products`, { method: "POST", body: { blob: "x".repeat(200_000) } });
+    expect(res.status).toBe(413);
+    expect(res.body).toMatchObject({ code: 413, type: "PAYLOAD_TOO_LARGE" });
+  });
+
+  it("is a 422 naming the failing fields", async () => {
+    const res = await http(`${shop.url}/api/v1/products?limit=1000&sort=weight`);
+    expect(res.status).toBe(422);
+    expect(res.body.type).toBe("VALIDATION_ERROR");
+    expect(res.body.data.map((d: any) => d.field).sort()).toEqual(["limit", "sort"]);
+    expect(JSON.stringify(res.body)).not.toMatch(/nodeID/);
+  });
+});
+
+describe("what is reachable", () => {
+  it.each(["/api/v1/$node/list", "/api/v1/~node/list", "/api/v1/$node/services", "/api/v1/api/list-aliases", "/api/v1/probe/undeclared"])(
+    "%s is not",
+    async (path) => {
+      const res = await http(`${shop.url}${path}`);
+      expect(res.status).toBe(404);
+    },
+  );
+
+  it("offers none of moleculer-db's raw-query actions, to clients or to other services", () => {
+    const names = (shop.broker.registry.getActionList({}) as any[]).map((a) => a.name);
+    for (const generic of ["find", "count", "insert", "create", "update", "remove"]) expect(names).not.toContain(`products.${generic}`);
+  });
+
+  it("documents every REST route in the OpenAPI document", async () => {
+    const api: any = shop.broker.getLocalService("api");
+    const routes: { method: string; path: string }[] = api.restRoutes();
+    expect(routes.length).toBeGreaterThan(0);
+    const doc = (await http(`${shop.url}/api/v1/openapi.json`)).body;
+    expect(doc.openapi).toBe("3.1.0");
+    for (const route of routes) {
+      const path = route.path.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
+      expect({ route: `${route.method} ${path}`, documented: !!doc.paths[path]?.[route.method.toLowerCase()] }).toEqual({
+        route: `${route.method} ${path}`,
+        documented: true,
+      });
+    }
+    // And nothing undeclared leaks into it.
+    expect(JSON.stringify(doc)).not.toMatch(/probe\.undeclared|\$node/);
+  });
+
+  it("serves Swagger UI", async () => {
+    const page = await fetch(`${shop.url}/api/docs`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("swagger-ui-bundle.js");
+    expect((await fetch(`${shop.url}/api/docs/assets/swagger-ui-bundle.js`)).status).toBe(200);
+    expect(await (await fetch(`${shop.url}/api/docs/init.js`)).text()).toContain("/api/v1/openapi.json");
+  });
+});
+
+describe("request ids and headers", () => {
+  it("carries the client's X-Request-ID into the action and back", async () => {
+    const res = await http(`${shop.url}/api/v1/probe/request-id`, { headers: { "x-request-id": "order-flow-123" } });
+    expect(res.headers.get("x-request-id")).toBe("order-flow-123");
+    expect(res.body).toEqual({ requestId: "order-flow-123" });
+  });
+
+  it("makes one when the client sends none or a malformed one", async () => {
+    const none = await http(`${shop.url}/api/v1/probe/request-id`);
+    expect(none.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(none.body.requestId).toBe(none.headers.get("x-request-id"));
+    const bad = await http(`${shop.url}/api/v1/probe/request-id`, { headers: { "x-request-id": "evil\tvalue with spaces" } });
+    expect(bad.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("sets security headers on every response, errors included", async () => {
+    for (const path of ["/api/v1/products", "/api/v1/nope", "/nowhere"]) {
+      const res = await fetch(`${shop.url}${path}`);
+      expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(res.headers.get("content-security-policy")).toContain("default-src 'self'");
+    }
+  });
+
+  it("sends no CORS headers when no origin is allowed", async () => {
+    const res = await fetch(`${shop.url}/api/v1/products`, { headers: { origin: "https://evil.example" } });
+    expect(res.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});

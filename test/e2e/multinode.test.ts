@@ -1,0 +1,67 @@
+/**
+ * Two nodes in separate processes over real NATS: a gateway node and a products node. The gateway
+ * discovers the products service and routes a REST call to the other process.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createSequelize } from "../../lib/sql";
+import { startTs, waitFor, type Child } from "../support/processes";
+import { stack, uniqueName } from "../support/stack";
+
+const PORT = 3900 + (process.pid % 100);
+const base = `http://127.0.0.1:${PORT}`;
+let gateway: Child;
+let productsNode: Child;
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "shop-multinode-"));
+  const common = {
+    TRANSPORTER: stack.natsUrl(),
+    NAMESPACE: uniqueName("multinode"),
+    JWT_SECRET: "multinode-secret".padEnd(40, "x"),
+    DATA_DIR: dataDir,
+  };
+  productsNode = startTs("shop.ts", { ...common, SERVICES: "products", NODE_ID: "products-node" });
+  gateway = startTs("shop.ts", { ...common, SERVICES: "api", NODE_ID: "gateway-node", PORT: String(PORT) });
+  try {
+    await waitFor(async () => (await fetch(`${base}/health/ready`)).status === 200, 30_000, "the gateway to see the products node");
+  } catch (err) {
+    throw new Error(`${String(err)}\n--- gateway ---\n${gateway.output()}\n--- products ---\n${productsNode.output()}`, { cause: err });
+  }
+}, 40_000);
+
+afterAll(async () => {
+  await Promise.all([gateway?.stop(), productsNode?.stop()]);
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+it("routes a REST call through the gateway node to the products node", async () => {
+  // The products node owns its database: put a product there directly.
+  const sequelize = createSequelize(`sqlite:${path.join(dataDir, "products.sqlite")}`);
+  const now = new Date().toISOString();
+  await sequelize.query(
+    `INSERT INTO products (sku, name, description, price, currency, stock, category, image_url, is_active, created_at, updated_at)
+     VALUES ('MUG-1', 'Blue mug', NULL, 1250, 'USD', 7, 'kitchen', NULL, 1, '${now}', '${now}')`,
+  );
+  await sequelize.close();
+
+  const res = await fetch(`${base}/api/v1/products/1`);
+  expect(res.status).toBe(200);
+  expect(await res.json()).toMatchObject({ id: 1, sku: "MUG-1", name: "Blue mug", price: 1250, stock: 7, available: 7 });
+
+  const detailed: any = await (await fetch(`${base}/health/detailed`)).json();
+  expect(detailed.nodeId).toBe("gateway-node");
+  expect(detailed.checks).toEqual(expect.arrayContaining([expect.objectContaining({ name: "transporter", status: "up" })]));
+  expect(detailed.services.missing).toEqual([]);
+});
+
+it("answers 503 from readiness when the products node goes away", async () => {
+  await productsNode.stop();
+  await waitFor(async () => (await fetch(`${base}/health/ready`)).status === 503, 20_000, "readiness to notice the missing node");
+  const detailed: any = await (await fetch(`${base}/health/detailed`)).json();
+  expect(detailed.services.missing).toEqual(["products"]);
+  const res = await fetch(`${base}/api/v1/products/1`);
+  expect([404, 503]).toContain(res.status);
+});

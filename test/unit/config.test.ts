@@ -1,0 +1,43 @@
+import path from "node:path";
+import { loadConfig, ConfigError, SERVICE_NAMES } from "../../lib/config";
+
+describe("configuration", () => {
+  it("defaults to the embedded shop: every service, no transporter, SQLite under ./data", () => {
+    const cfg = loadConfig({});
+    expect(cfg.embedded).toBe(true);
+    expect(cfg.transporter).toBeUndefined();
+    expect(cfg.services).toEqual([...SERVICE_NAMES]);
+    expect(cfg.port).toBe(3000);
+    expect(cfg.db.products).toBe(`sqlite:${path.resolve("data", "products.sqlite")}`);
+    expect(cfg.redisUrl).toBeUndefined();
+    expect(cfg.paymentProvider).toBe("simulated");
+  });
+
+  it("reads a node's services, transporter and database URLs", () => {
+    const cfg = loadConfig({
+      SERVICES: "api, products",
+      TRANSPORTER: "nats://127.0.0.1:4222",
+      PRODUCTS_DB_URL: "postgres://u:p@db/products",
+      DATA_DIR: "/tmp/shop",
+      KAFKA_BROKERS: "a:9092,b:9092",
+    });
+    expect(cfg.services).toEqual(["api", "products"]);
+    expect(cfg.embedded).toBe(false);
+    expect(cfg.db.products).toBe("postgres://u:p@db/products");
+    expect(cfg.db.users).toBe("sqlite:/tmp/shop/users.sqlite");
+    expect(cfg.kafkaBrokers).toEqual(["a:9092", "b:9092"]);
+  });
+
+  it.each([
+    [{ PORT: "http" }, /PORT must be a whole number/],
+    [{ PORT: "70000" }, /PORT must be between/],
+    [{ SERVICES: "products,warehouse" }, /unknown service "warehouse"/],
+    [{ LOG_FORMAT: "xml" }, /LOG_FORMAT must be one of json, text/],
+    [{ PRODUCTS_DB_URL: "mongodb://x" }, /PRODUCTS_DB_URL must start with/],
+    [{ JWT_SECRET: "short" }, /at least 32 characters/],
+    [{ PAYMENT_PROVIDER: "stripe" }, /needs STRIPE_SECRET_KEY/],
+  ])("refuses %j with a message naming the variable", (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});
