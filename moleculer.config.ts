@@ -7,6 +7,7 @@ import { config } from "./lib/config";
 import { currentRequestId, RequestContextMiddleware } from "./lib/request-context";
 import { ShopPrometheusReporter } from "./lib/prometheus";
 import { registerHealthCheck } from "./lib/health";
+import { DomainErrorMiddleware } from "./lib/errors";
 
 const cfg = config();
 
@@ -99,7 +100,7 @@ const brokerConfig: BrokerOptions = {
     reporter: [new ShopPrometheusReporter({ port: cfg.metricsPort ?? null }) as any],
   },
   tracing: { enabled: false },
-  middlewares: [RequestContextMiddleware],
+  middlewares: [RequestContextMiddleware, DomainErrorMiddleware],
 
   // Node-wide dependencies join /health/ready next to the services' own (databases, Kafka).
   started(broker) {

@@ -116,6 +116,10 @@ export function loadConfig(env: Env = process.env) {
       bulkheadConcurrency: int(env, "BULKHEAD_CONCURRENCY", 50, 1),
       bulkheadMaxQueue: int(env, "BULKHEAD_MAX_QUEUE", 500, 0),
     },
+    products: {
+      reservationTtlSeconds: int(env, "RESERVATION_TTL_SECONDS", 15 * 60, 1),
+      sweepIntervalSeconds: int(env, "RESERVATION_SWEEP_SECONDS", 30, 1),
+    },
     metricsPort: optional(env, "METRICS_PORT") === undefined ? undefined : int(env, "METRICS_PORT", 0, 0, 65535),
   };
 }

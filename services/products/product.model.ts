@@ -10,6 +10,8 @@ export class Product extends Model<InferAttributes<Product>, InferCreationAttrib
   declare price: number;
   declare currency: string;
   declare stock: number;
+  /** Units held by live reservations; available = stock - reserved. */
+  declare reserved: CreationOptional<number>;
   declare category: string;
   declare imageUrl: string | null;
   declare isActive: CreationOptional<boolean>;
@@ -40,6 +42,7 @@ export function defineProductModels(sequelize: Sequelize) {
       price: { type: DataTypes.INTEGER, allowNull: false },
       currency: { type: DataTypes.STRING(3), allowNull: false, defaultValue: "USD" },
       stock: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
+      reserved: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
       category: { type: DataTypes.STRING(100), allowNull: false },
       imageUrl: { type: DataTypes.STRING(500), allowNull: true },
       isActive: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: true },

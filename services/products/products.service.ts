@@ -1,21 +1,30 @@
 /**
- * The catalog and its stock. Reads are public and cached; every write clears the cache on every
- * node (moleculer-db broadcasts cache.clean.products).
+ * The catalog and its stock. Public reads are cached; every write and every stock movement clears
+ * the cache on every node. Reservations for checkout are actions for other services only.
  */
-import { Errors, type Context, type ServiceSchema } from "moleculer";
-import { Op, fn, col, where, literal, type WhereOptions, type Sequelize } from "sequelize";
+import type { Context, ServiceSchema } from "moleculer";
+import { Op, fn, col, where, literal, UniqueConstraintError, ForeignKeyConstraintError, type WhereOptions, type Sequelize } from "sequelize";
 import { SqlDbMixin } from "../../mixins/sql-db.mixin";
-import { defineProductModels, Product, StockReservation } from "./product.model";
+import { config } from "../../lib/config";
+import { DomainError, notFound } from "../../lib/errors";
+import type { ShopMeta } from "../../lib/http/access";
+import { defineProductModels, Product } from "./product.model";
 import { productMigrations } from "./migrations";
+import { Inventory } from "./inventory";
+import type { StockLine } from "./stock";
 import {
   containsPattern,
   DEFAULT_PAGE_SIZE,
   LIKE_ESCAPE,
   listParams,
+  LOW_STOCK_THRESHOLD,
   parseSort,
+  productFields,
+  toInt,
   toView,
+  type CatalogStats,
+  type CategorySummary,
   type ProductRecord,
-  type ProductView,
 } from "./catalog";
 
 interface ListParams {
@@ -26,7 +35,19 @@ interface ListParams {
   maxPrice?: number;
   q?: string;
   sort?: string;
+  isActive?: boolean;
 }
+
+const cfg = config();
+const idParam = { id: { type: "number", integer: true, positive: true, convert: true } } as const;
+const pageParams = { limit: listParams.limit, offset: listParams.offset } as const;
+const LIST_CACHE_KEYS = ["limit", "offset", "category", "minPrice", "maxPrice", "q", "sort"];
+const orderIdParam = { orderId: { type: "string", min: 1, max: 64 } } as const;
+const created = (ctx: Context<unknown, ShopMeta>) => void (ctx.meta.$statusCode = 201);
+
+/** Editable fields of a product; `stock` has its own endpoint so reservations are respected. */
+const { stock: stockField, ...editableFields } = productFields;
+const optionalFields = Object.fromEntries(Object.entries(editableFields).map(([k, rule]) => [k, { ...rule, optional: true }]));
 
 const ProductsService: ServiceSchema<any> = {
   name: "products",
@@ -39,22 +60,109 @@ const ProductsService: ServiceSchema<any> = {
   },
 
   actions: {
-    // moleculer-db's generic actions take raw queries: none of them is offered.
+    // moleculer-db's generic actions take raw queries: none of them is offered
+    // (`create` and `remove` below are this service's own, validated and admin-only).
     find: false,
     count: false,
     insert: false,
-    create: false,
     update: false,
-    remove: false,
+
+    // ---- public catalog (static paths before /products/:id) -------------------------------
 
     list: {
       rest: "GET /products",
       auth: "public",
-      summary: "Browse the active catalog",
+      summary: "Browse the active catalog: filters, search, sort, pages",
       params: listParams,
-      cache: { keys: ["limit", "offset", "category", "minPrice", "maxPrice", "q", "sort"] },
-      async handler(ctx: Context<ListParams>) {
+      cache: { keys: LIST_CACHE_KEYS },
+      handler(ctx: Context<ListParams>) {
         return this.listProducts(ctx.params);
+      },
+    },
+
+    topExpensive: {
+      rest: "GET /products/top-expensive",
+      auth: "public",
+      summary: "The most expensive active products (seeds: top-5, top-10)",
+      params: { limit: { type: "number", integer: true, min: 1, max: 100, default: 5, convert: true } },
+      cache: { keys: ["limit"] },
+      async handler(ctx: Context<{ limit: number }>) {
+        const rows = await Product.findAll({ where: { isActive: true }, order: [["price", "DESC"], ["id", "ASC"]], limit: ctx.params.limit, raw: true });
+        return (rows as unknown as ProductRecord[]).map(toView);
+      },
+    },
+
+    lowStock: {
+      rest: "GET /products/low-stock",
+      auth: "public",
+      summary: "Active products with at most `threshold` units available (seeds: low-stock-1, low-stock-10)",
+      params: { threshold: { type: "number", integer: true, min: 0, max: 1_000_000, default: LOW_STOCK_THRESHOLD, convert: true }, ...pageParams },
+      cache: { keys: ["threshold", "limit", "offset"] },
+      handler(ctx: Context<{ threshold: number; limit?: number; offset?: number }>) {
+        const available = literal(`stock - reserved <= ${Math.trunc(ctx.params.threshold)}`);
+        return this.listProducts({ ...ctx.params, sort: "stock" }, { [Op.and]: [available] });
+      },
+    },
+
+    byCategory: {
+      rest: "GET /products/category/:category",
+      auth: "public",
+      summary: "Active products of one category",
+      params: { category: { type: "string", min: 1, max: 100 }, ...pageParams, sort: listParams.sort },
+      cache: { keys: ["category", "limit", "offset", "sort"] },
+      handler(ctx: Context<ListParams>) {
+        return this.listProducts(ctx.params);
+      },
+    },
+
+    categories: {
+      rest: "GET /products/categories",
+      auth: "public",
+      summary: "Categories of the active catalog with product count and average price",
+      cache: true,
+      async handler(): Promise<CategorySummary[]> {
+        const rows = (await Product.findAll({
+          attributes: ["category", [fn("COUNT", col("id")), "count"], [fn("AVG", col("price")), "averagePrice"]],
+          where: { isActive: true },
+          group: ["category"],
+          order: [["category", "ASC"]],
+          raw: true,
+        })) as unknown as { category: string; count: unknown; averagePrice: unknown }[];
+        return rows.map((r) => ({ name: r.category, count: toInt(r.count), averagePrice: toInt(r.averagePrice) }));
+      },
+    },
+
+    stats: {
+      rest: "GET /products/stats",
+      auth: "public",
+      summary: "Catalog figures: products, categories, average price, inventory value, low and out of stock",
+      cache: true,
+      async handler(): Promise<CatalogStats> {
+        const sequelize = this.sequelize as Sequelize;
+        // PostgreSQL multiplies two INTEGERs as INTEGER: widen first so large inventories cannot overflow.
+        const value = sequelize.getDialect() === "postgres" ? "CAST(price AS BIGINT) * stock" : "price * stock";
+        const available = "stock - reserved";
+        const [row] = (await Product.findAll({
+          attributes: [
+            [fn("COUNT", col("id")), "products"],
+            [fn("COUNT", fn("DISTINCT", col("category"))), "categories"],
+            [fn("AVG", col("price")), "averagePrice"],
+            [fn("SUM", literal(value)), "inventoryValue"],
+            [fn("SUM", literal(`CASE WHEN ${available} > 0 AND ${available} <= ${LOW_STOCK_THRESHOLD} THEN 1 ELSE 0 END`)), "lowStock"],
+            [fn("SUM", literal(`CASE WHEN ${available} <= 0 THEN 1 ELSE 0 END`)), "outOfStock"],
+          ],
+          where: { isActive: true },
+          raw: true,
+        })) as unknown as Record<string, unknown>[];
+        return {
+          products: toInt(row.products),
+          categories: toInt(row.categories),
+          averagePrice: toInt(row.averagePrice),
+          inventoryValue: toInt(row.inventoryValue),
+          lowStock: toInt(row.lowStock),
+          outOfStock: toInt(row.outOfStock),
+          lowStockThreshold: LOW_STOCK_THRESHOLD,
+        };
       },
     },
 
@@ -62,29 +170,171 @@ const ProductsService: ServiceSchema<any> = {
       rest: "GET /products/:id",
       auth: "public",
       summary: "One active product",
-      params: { id: { type: "number", integer: true, positive: true, convert: true } },
+      params: idParam,
       cache: { keys: ["id"] },
       async handler(ctx: Context<{ id: number }>) {
-        const product = await Product.findOne({ where: { id: ctx.params.id, isActive: true }, raw: true });
-        if (!product) throw new Errors.MoleculerClientError("Product not found", 404, "PRODUCT_NOT_FOUND", { id: ctx.params.id });
-        return this.withAvailability([product as unknown as ProductRecord]).then((views: ProductView[]) => views[0]);
+        return toView(await this.findProduct(ctx.params.id, true));
+      },
+    },
+
+    /** Several active products at once, for other services (baskets, checkout re-pricing). */
+    getMany: {
+      params: { ids: { type: "array", items: "number|integer|positive", min: 1, max: 200 } },
+      async handler(ctx: Context<{ ids: number[] }>) {
+        const rows = await Product.findAll({ where: { id: ctx.params.ids, isActive: true }, order: [["id", "ASC"]], raw: true });
+        return (rows as unknown as ProductRecord[]).map(toView);
+      },
+    },
+
+    // ---- admin -----------------------------------------------------------------------------
+
+    adminList: {
+      rest: "GET /admin/products",
+      auth: "admin",
+      summary: "The whole catalog, inactive products included",
+      params: { ...listParams, isActive: { type: "boolean", optional: true, convert: true } },
+      handler(ctx: Context<ListParams>) {
+        return this.listProducts(ctx.params, {}, true);
+      },
+    },
+
+    adminGet: {
+      rest: "GET /admin/products/:id",
+      auth: "admin",
+      summary: "One product, active or not",
+      params: idParam,
+      async handler(ctx: Context<{ id: number }>) {
+        return toView(await this.findProduct(ctx.params.id, false));
+      },
+    },
+
+    create: {
+      rest: "POST /admin/products",
+      auth: "admin",
+      summary: "Add a product",
+      params: { $$strict: true, ...productFields, stock: { ...stockField, optional: true } },
+      async handler(ctx: Context<Record<string, any>, ShopMeta>) {
+        const product = await this.saving(() => Product.create({ ...(ctx.params as any), currency: ctx.params.currency ?? "USD" }));
+        await this.clearCache();
+        created(ctx);
+        return toView(product.get({ plain: true }) as ProductRecord);
+      },
+    },
+
+    replace: {
+      rest: "PUT /admin/products/:id",
+      auth: "admin",
+      summary: "Replace a product's details (stock has its own endpoint)",
+      params: { $$strict: true, ...idParam, ...editableFields },
+      async handler(ctx: Context<Record<string, any>>) {
+        const { id, ...fields } = ctx.params;
+        const replacement = { description: null, imageUrl: null, currency: "USD", isActive: true, ...fields };
+        return this.updateProduct(id, replacement);
+      },
+    },
+
+    patch: {
+      rest: "PATCH /admin/products/:id",
+      auth: "admin",
+      summary: "Change some of a product's details (stock has its own endpoint)",
+      params: { $$strict: true, ...idParam, ...optionalFields },
+      async handler(ctx: Context<Record<string, any>>) {
+        const { id, ...fields } = ctx.params;
+        if (Object.keys(fields).length === 0) {
+          throw new DomainError(422, "VALIDATION_ERROR", "Nothing to change", [{ field: "body", type: "required", message: "Give at least one field" }]);
+        }
+        return this.updateProduct(id, fields);
+      },
+    },
+
+    remove: {
+      rest: "DELETE /admin/products/:id",
+      auth: "admin",
+      summary: "Delete a product that was never reserved (otherwise deactivate it)",
+      params: idParam,
+      async handler(ctx: Context<{ id: number }, ShopMeta>) {
+        try {
+          const deleted = await Product.destroy({ where: { id: ctx.params.id } });
+          if (deleted === 0) throw notFound("product", { id: ctx.params.id });
+        } catch (err) {
+          if (err instanceof ForeignKeyConstraintError) {
+            throw new DomainError(409, "PRODUCT_IN_USE", "The product has reservations: deactivate it instead (isActive: false)", { id: ctx.params.id });
+          }
+          throw err;
+        }
+        await this.clearCache();
+        ctx.meta.$statusCode = 204;
+        return null;
+      },
+    },
+
+    setStock: {
+      rest: "PUT /admin/products/:id/stock",
+      auth: "admin",
+      summary: "Set the units in stock (not below what is reserved)",
+      params: { $$strict: true, ...idParam, stock: stockField },
+      async handler(ctx: Context<{ id: number; stock: number }>) {
+        await this.inventory.setStock(ctx.params.id, ctx.params.stock);
+        await this.clearCache();
+        return toView(await this.findProduct(ctx.params.id, false));
+      },
+    },
+
+    // ---- stock reservations, for the checkout (other services only) -------------------------
+
+    reserveStock: {
+      params: {
+        ...orderIdParam,
+        lines: {
+          type: "array",
+          min: 1,
+          max: 100,
+          items: { type: "object", strict: true, props: { productId: "number|integer|positive", quantity: "number|integer|positive|max:10000" } },
+        },
+      },
+      retryPolicy: { enabled: true }, // idempotent per orderId
+      async handler(ctx: Context<{ orderId: string; lines: StockLine[] }>) {
+        const reservation = await this.inventory.reserve(ctx.params.orderId, ctx.params.lines);
+        await this.clearCache();
+        return reservation;
+      },
+    },
+
+    commitReservation: {
+      params: orderIdParam,
+      retryPolicy: { enabled: true },
+      async handler(ctx: Context<{ orderId: string }>) {
+        const reservation = await this.inventory.commit(ctx.params.orderId);
+        await this.clearCache();
+        return reservation;
+      },
+    },
+
+    releaseReservation: {
+      params: orderIdParam,
+      retryPolicy: { enabled: true },
+      async handler(ctx: Context<{ orderId: string }>) {
+        const reservation = await this.inventory.release(ctx.params.orderId);
+        await this.clearCache();
+        return reservation;
       },
     },
   },
 
   methods: {
-    async listProducts(params: ListParams, extraWhere: WhereOptions = {}) {
+    async listProducts(params: ListParams, extraWhere: WhereOptions = {}, includeInactive = false) {
       const limit = params.limit ?? DEFAULT_PAGE_SIZE;
       const offset = params.offset ?? 0;
-      const conditions: any[] = [{ isActive: true }, extraWhere];
+      const conditions: WhereOptions[] = [extraWhere];
+      if (!includeInactive) conditions.push({ isActive: true });
+      else if (params.isActive !== undefined) conditions.push({ isActive: params.isActive });
       if (params.category) conditions.push({ category: params.category });
       if (params.minPrice !== undefined) conditions.push({ price: { [Op.gte]: params.minPrice } });
       if (params.maxPrice !== undefined) conditions.push({ price: { [Op.lte]: params.maxPrice } });
       if (params.q) {
         const sequelize = this.sequelize as Sequelize;
-        conditions.push(
-          where(fn("LOWER", col("name")), Op.like, literal(`${sequelize.escape(containsPattern(params.q))} ESCAPE '${LIKE_ESCAPE}'`)),
-        );
+        const pattern = literal(`${sequelize.escape(containsPattern(params.q))} ESCAPE '${LIKE_ESCAPE}'`);
+        conditions.push(where(fn("LOWER", col("name")), Op.like, pattern));
       }
       const { rows, count } = await Product.findAndCountAll({
         where: { [Op.and]: conditions },
@@ -93,26 +343,54 @@ const ProductsService: ServiceSchema<any> = {
         offset,
         raw: true,
       });
-      const items = await this.withAvailability(rows as unknown as ProductRecord[]);
-      return { items, total: count, limit, offset };
+      return { items: (rows as unknown as ProductRecord[]).map(toView), total: count, limit, offset };
     },
 
-    /** Views of the products with their available stock (stock minus live reservations). */
-    async withAvailability(products: ProductRecord[]): Promise<ProductView[]> {
-      if (products.length === 0) return [];
-      const reserved = await this.reservedQuantities(products.map((p) => p.id));
-      return products.map((p) => toView(p, reserved.get(Number(p.id)) ?? 0));
+    async findProduct(id: number, activeOnly: boolean): Promise<ProductRecord> {
+      const product = await Product.findOne({ where: activeOnly ? { id, isActive: true } : { id }, raw: true });
+      if (!product) throw notFound("product", { id });
+      return product as unknown as ProductRecord;
     },
 
-    async reservedQuantities(productIds: number[]): Promise<Map<number, number>> {
-      const rows = (await StockReservation.findAll({
-        attributes: ["productId", [fn("SUM", col("quantity")), "reserved"]],
-        where: { productId: productIds, status: "active", expiresAt: { [Op.gt]: new Date() } },
-        group: ["productId"],
-        raw: true,
-      })) as unknown as { productId: number; reserved: string | number }[];
-      return new Map(rows.map((r) => [Number(r.productId), Number(r.reserved)]));
+    async updateProduct(id: number, fields: Record<string, unknown>) {
+      const [changed] = await this.saving(() => Product.update(fields, { where: { id } }));
+      if (changed === 0) throw notFound("product", { id });
+      await this.clearCache();
+      return toView(await this.findProduct(id, false));
     },
+
+    /** A duplicate SKU is the client's conflict, not a server error. */
+    async saving<T>(write: () => Promise<T>): Promise<T> {
+      try {
+        return await write();
+      } catch (err) {
+        if (err instanceof UniqueConstraintError) throw new DomainError(409, "SKU_TAKEN", "Another product has this SKU", { field: "sku" });
+        throw err;
+      }
+    },
+
+    async sweepExpiredReservations() {
+      const released: string[] = await this.inventory.releaseExpired();
+      if (released.length) {
+        this.logger.info(`Released ${released.length} expired reservation(s): ${released.join(", ")}`);
+        await this.clearCache();
+      }
+    },
+  },
+
+  created() {
+    this.inventory = new Inventory(this.sequelize, cfg.products.reservationTtlSeconds * 1000);
+  },
+
+  started() {
+    this.sweeper = setInterval(() => {
+      this.sweepExpiredReservations().catch((err: Error) => this.logger.warn("Reservation sweep failed:", err.message));
+    }, cfg.products.sweepIntervalSeconds * 1000);
+    this.sweeper.unref();
+  },
+
+  stopped() {
+    clearInterval(this.sweeper);
   },
 };
 

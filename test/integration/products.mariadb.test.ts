@@ -1,0 +1,4 @@
+/** The products service on MariaDB. */
+import { productSuite } from "./products.suite";
+
+productSuite("mariadb");

@@ -1,0 +1,4 @@
+/** The products service on PostgreSQL. */
+import { productSuite } from "./products.suite";
+
+productSuite("postgres");

@@ -1,0 +1,4 @@
+/** The products service on SQLite. */
+import { productSuite } from "./products.suite";
+
+productSuite("sqlite");
