@@ -109,6 +109,9 @@ export function loadConfig(env: Env = process.env) {
       corsOrigins: list(env, "CORS_ORIGINS") ?? [],
       bodyLimit: str(env, "BODY_LIMIT", "100kb"),
       trustProxy: int(env, "TRUST_PROXY", 0, 0, 10),
+      /** Gateway micro-cache of public cached reads; 0 turns it off. */
+      responseCacheTtlMs: int(env, "HTTP_CACHE_TTL_MS", 5000, 0, 3_600_000),
+      responseCacheEntries: int(env, "HTTP_CACHE_ENTRIES", 10_000, 0, 1_000_000),
     },
     broker: {
       requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 10_000, 100),

@@ -6,7 +6,6 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import ApiGateway from "moleculer-web";
-import helmet from "helmet";
 import serveStatic from "serve-static";
 import { Errors, type Context, type ServiceSchema } from "moleculer";
 import { config, SERVICE_NAMES } from "../../lib/config";
@@ -14,6 +13,8 @@ import { runHealthChecks } from "../../lib/health";
 import { prometheusText } from "../../lib/prometheus";
 import { resolveJwtSecret, TokenService, InvalidTokenError } from "../../lib/auth/tokens";
 import { buildOpenApi, type RouteEntry } from "../../lib/http/openapi";
+import { ResponseCache } from "../../lib/http/response-cache";
+import { API_SECURITY_HEADERS, PAGE_SECURITY_HEADERS } from "../../lib/http/security-headers";
 import type { Access, ShopMeta } from "../../lib/http/access";
 import { swaggerUiHtml, swaggerUiInit } from "./docs";
 
@@ -21,7 +22,7 @@ const { UnAuthorizedError, ForbiddenError } = ApiGateway.Errors;
 const API_PREFIX = "/api/v1";
 const SWAGGER_DIR = path.dirname(require.resolve("swagger-ui-dist/package.json"));
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const securityHeaders = helmet();
+const DOCS_PREFIX = "/api/docs";
 
 /** body-parser failures, in the shop's error vocabulary. */
 const BODY_ERRORS: Record<string, { name: string; message: string; type: string }> = {
@@ -31,7 +32,13 @@ const BODY_ERRORS: Record<string, { name: string; message: string; type: string 
   "charset.unsupported": { name: "BadRequestError", message: "Unsupported body charset", type: "UNSUPPORTED_CHARSET" },
 };
 
-type Req = IncomingMessage & { $action?: { name: string; auth?: Access }; $params?: Record<string, unknown> };
+type Req = IncomingMessage & {
+  $action?: { name: string; auth?: Access; cache?: unknown };
+  $params?: Record<string, unknown>;
+  $cacheGeneration?: number;
+  originalUrl?: string;
+};
+const JSON_TYPE = "application/json; charset=utf-8";
 
 const cfg = config();
 
@@ -69,13 +76,13 @@ const ApiService: ServiceSchema<any> = {
           "GET /health/detailed": "api.detailed",
           "GET /metrics": "api.metrics",
           [`GET ${API_PREFIX}/openapi.json`]: "api.openapi",
-          "GET /api/docs": "api.docs",
-          "GET /api/docs/init.js": "api.docsInit",
+          [`GET ${DOCS_PREFIX}`]: "api.docs",
+          [`GET ${DOCS_PREFIX}/init.js`]: "api.docsInit",
         },
       },
       {
         name: "docs-assets",
-        path: "/api/docs/assets",
+        path: `${DOCS_PREFIX}/assets`,
         mappingPolicy: "restrict",
         bodyParsers: false,
         use: [serveStatic(SWAGGER_DIR, { index: false, fallthrough: true })],
@@ -94,6 +101,18 @@ const ApiService: ServiceSchema<any> = {
           const key = req.headers["idempotency-key"];
           if (typeof key === "string") ctx.meta.idempotencyKey = key;
           ctx.meta.clientIp = req.socket.remoteAddress;
+        },
+        // Public cached reads are rendered once and kept in the gateway's micro-cache.
+        onAfterCall(this: any, ctx: Context<unknown, ShopMeta>, _route: unknown, req: Req, _res: ServerResponse, data: unknown) {
+          const action = req.$action;
+          const cacheable =
+            req.method === "GET" && !req.headers.authorization && action?.auth === "public" && action.cache && !ctx.meta.$statusCode && data !== undefined;
+          if (!cacheable) return data;
+          const body = Buffer.from(JSON.stringify(data));
+          // moleculer-web has made req.url route-relative by now; the cache key is the URL as sent.
+          this.responseCache.set(req.originalUrl, action.name.split(".")[0], body, JSON_TYPE, req.$cacheGeneration);
+          ctx.meta.$responseType = JSON_TYPE;
+          return body;
         },
       },
     ],
@@ -136,7 +155,7 @@ const ApiService: ServiceSchema<any> = {
     docs: {
       handler(ctx: Context<unknown, ShopMeta>) {
         ctx.meta.$responseType = "text/html; charset=utf-8";
-        return swaggerUiHtml("/api/docs/assets", "/api/docs/init.js");
+        return swaggerUiHtml(`${DOCS_PREFIX}/assets`, `${DOCS_PREFIX}/init.js`);
       },
     },
     docsInit: {
@@ -149,16 +168,36 @@ const ApiService: ServiceSchema<any> = {
 
   methods: {
     /**
-     * Before any routing: security headers on every response (helmet), and an X-Request-ID that is
-     * either the client's well-formed one or a new one, so every response and log line has one.
+     * Before any routing: security headers on every response (helmet's, computed once), an
+     * X-Request-ID that is the client's well-formed one or a new one (so every response and log
+     * line has one), and public cached reads straight from the micro-cache.
      */
     httpHandler(req: IncomingMessage, res: ServerResponse, next?: unknown) {
       const given = req.headers["x-request-id"];
       const requestId = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
       req.headers["x-request-id"] = requestId;
       delete req.headers["x-correlation-id"];
+      if (req.method === "GET" && !req.headers.authorization) {
+        const hit = this.responseCache.get(req.url);
+        if (hit) {
+          this.cacheHits.increment();
+          // One raw header list: the cheapest way Node writes a response head.
+          res.writeHead(200, [
+            ...API_SECURITY_HEADERS.flat(),
+            "X-Request-ID", requestId,
+            "Content-Type", hit.contentType,
+            "Content-Length", String(hit.body.length),
+            "X-Cache", "HIT",
+          ]);
+          res.end(hit.body);
+          return;
+        }
+        (req as Req).$cacheGeneration = this.responseCache.generation;
+      }
+      const headers = req.url?.startsWith(DOCS_PREFIX) ? PAGE_SECURITY_HEADERS : API_SECURITY_HEADERS;
+      for (const [name, value] of headers) res.setHeader(name, value);
       res.setHeader("X-Request-ID", requestId);
-      securityHeaders(req, res, () => ApiGateway.methods!.httpHandler.call(this, req, res, next));
+      return ApiGateway.methods!.httpHandler.call(this, req, res, next);
     },
 
     async authenticate(_ctx: Context, _route: unknown, req: Req) {
@@ -250,8 +289,21 @@ const ApiService: ServiceSchema<any> = {
     },
   },
 
+  events: {
+    // Every service's data change (moleculer-db broadcasts cache.clean.<service>) drops its responses.
+    "cache.clean.*"(ctx: Context) {
+      this.responseCache.invalidate(String(ctx.eventName).slice("cache.clean.".length));
+    },
+  },
+
   created() {
     this.tokens = new TokenService(resolveJwtSecret(cfg, (m) => this.logger.warn(m)));
+    this.responseCache = new ResponseCache(cfg.http.responseCacheEntries, cfg.http.responseCacheTtlMs);
+    this.cacheHits = this.broker.metrics.register({
+      type: "counter",
+      name: "shop.http.response_cache.hits",
+      description: "Public reads answered from the gateway's micro-cache",
+    }) ?? { increment() {} };
   },
 };
 

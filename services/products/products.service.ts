@@ -280,6 +280,17 @@ const ProductsService: ServiceSchema<any> = {
       },
     },
 
+    /** Bulk import for operators (the seed script, the REPL): SKUs already present are skipped. */
+    createMany: {
+      params: { products: { type: "array", min: 1, max: 1000, items: { type: "object", strict: true, props: productFields } } },
+      async handler(ctx: Context<{ products: Record<string, any>[] }>) {
+        const rows = ctx.params.products.map((p) => ({ ...p, currency: p.currency ?? "USD" }));
+        await Product.bulkCreate(rows as any[], { ignoreDuplicates: true });
+        await this.clearCache();
+        return { submitted: rows.length };
+      },
+    },
+
     // ---- stock reservations, for the checkout (other services only) -------------------------
 
     reserveStock: {

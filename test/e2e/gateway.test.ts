@@ -123,12 +123,35 @@ describe("request ids and headers", () => {
     expect(bad.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
   });
 
-  it("sets security headers on every response, errors included", async () => {
-    for (const path of ["/api/v1/products", "/api/v1/nope", "/nowhere"]) {
+  it("sets security headers on every response, errors and cache hits included", async () => {
+    for (const path of ["/api/v1/products", "/api/v1/products", "/api/v1/nope", "/nowhere"]) {
       const res = await fetch(`${shop.url}${path}`);
       expect(res.headers.get("x-content-type-options")).toBe("nosniff");
-      expect(res.headers.get("content-security-policy")).toContain("default-src 'self'");
+      expect(res.headers.get("x-frame-options")).toBe("DENY");
+      expect(res.headers.get("content-security-policy")).toBe("default-src 'none';frame-ancestors 'none'");
+      expect(res.headers.get("strict-transport-security")).toMatch(/max-age=\d+/);
+      expect(res.headers.get("x-request-id")).toBeTruthy();
     }
+    // The docs page may load its own scripts and styles.
+    const docs = await fetch(`${shop.url}/api/docs`);
+    expect(docs.headers.get("content-security-policy")).toContain("script-src 'self'");
+  });
+
+  it("answers public cached reads from the gateway micro-cache, and drops them when the data changes", async () => {
+    const first = await fetch(`${shop.url}/api/v1/products/categories`);
+    expect(first.headers.get("x-cache")).toBeNull();
+    const second = await fetch(`${shop.url}/api/v1/products/categories`);
+    expect(second.headers.get("x-cache")).toBe("HIT");
+    expect(await second.text()).toBe(await first.text());
+    // A request with a token goes through authentication, never the cache.
+    const withToken = await fetch(`${shop.url}/api/v1/products/categories`, { headers: { authorization: "Bearer nonsense" } });
+    expect(withToken.status).toBe(401);
+    // A change in the catalog drops the cached responses.
+    await shop.broker.call("products.createMany", { products: [{ sku: "CACHE-1", name: "Fresh", price: 100, stock: 1, category: "fresh" }] });
+    await new Promise((r) => setTimeout(r, 50));
+    const after = await fetch(`${shop.url}/api/v1/products/categories`);
+    expect(after.headers.get("x-cache")).toBeNull();
+    expect(await after.json()).toEqual(expect.arrayContaining([{ name: "fresh", count: 1, averagePrice: 100 }]));
   });
 
   it("sends no CORS headers when no origin is allowed", async () => {

@@ -1,0 +1,57 @@
+/**
+ * The gateway's micro-cache of rendered public responses: bytes by URL, bounded (LRU) and short-lived
+ * (TTL), dropped per service when that service's data changes. Pure: no HTTP, no broker.
+ */
+export interface CachedResponse {
+  body: Buffer;
+  contentType: string;
+  service: string;
+  expiresAt: number;
+}
+
+export class ResponseCache {
+  private readonly entries = new Map<string, CachedResponse>();
+  /** Bumped by every invalidation: a response computed before it may be stale and is not stored. */
+  private generationCounter = 0;
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get(url: string): CachedResponse | undefined {
+    const hit = this.entries.get(url);
+    if (!hit) return undefined;
+    if (hit.expiresAt <= this.now()) {
+      this.entries.delete(url);
+      return undefined;
+    }
+    // Refresh its place in the LRU order (a Map iterates in insertion order).
+    this.entries.delete(url);
+    this.entries.set(url, hit);
+    return hit;
+  }
+
+  get generation(): number {
+    return this.generationCounter;
+  }
+
+  /** Stores a response computed when the cache was at `generation` (see `generation`). */
+  set(url: string, service: string, body: Buffer, contentType: string, generation = this.generationCounter): void {
+    if (this.ttlMs <= 0 || this.maxEntries <= 0 || generation !== this.generationCounter) return;
+    this.entries.delete(url);
+    this.entries.set(url, { body, contentType, service, expiresAt: this.now() + this.ttlMs });
+    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  /** Drops every response of a service (its data changed). */
+  invalidate(service: string): void {
+    this.generationCounter++;
+    for (const [url, entry] of this.entries) if (entry.service === service) this.entries.delete(url);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
