@@ -8,6 +8,7 @@ import { currentRequestId, RequestContextMiddleware } from "./lib/request-contex
 import { ShopPrometheusReporter } from "./lib/prometheus";
 import { registerHealthCheck } from "./lib/health";
 import { DomainErrorMiddleware } from "./lib/errors";
+import { replCommands } from "./lib/repl-commands";
 
 const cfg = config();
 
@@ -101,6 +102,7 @@ const brokerConfig: BrokerOptions = {
   },
   tracing: { enabled: false },
   middlewares: [RequestContextMiddleware, DomainErrorMiddleware],
+  replOptions: { customCommands: replCommands } as BrokerOptions["replOptions"],
 
   // Node-wide dependencies join /health/ready next to the services' own (databases, Kafka).
   started(broker) {

@@ -7,7 +7,7 @@ import path from "node:path";
 import os from "node:os";
 
 /** The bounded contexts built so far; each one joins this list (and services/index.ts) as it lands. */
-export const SERVICE_NAMES = ["api", "products"] as const;
+export const SERVICE_NAMES = ["api", "users", "products"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 /** Services that own a SQL database, with the variable that points at it. */
@@ -105,10 +105,18 @@ export function loadConfig(env: Env = process.env) {
     paymentProvider,
     jwtSecret,
     admin: { email: optional(env, "ADMIN_EMAIL"), password: optional(env, "ADMIN_PASSWORD") },
+    auth: {
+      accessTokenTtlSeconds: int(env, "ACCESS_TOKEN_TTL_SECONDS", 15 * 60, 10, 24 * 3600),
+      refreshTokenTtlSeconds: int(env, "REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, 60),
+      /** Requests per minute per client IP and per email on login and register; 0 turns it off. */
+      rateLimit: int(env, "AUTH_RATE_LIMIT", 10, 0),
+    },
     http: {
       corsOrigins: list(env, "CORS_ORIGINS") ?? [],
       bodyLimit: str(env, "BODY_LIMIT", "100kb"),
       trustProxy: int(env, "TRUST_PROXY", 0, 0, 10),
+      /** Requests per minute per client IP on the whole API; 0 turns it off. */
+      apiRateLimit: int(env, "API_RATE_LIMIT", 600, 0),
       /** Gateway micro-cache of public cached reads; 0 turns it off. */
       responseCacheTtlMs: int(env, "HTTP_CACHE_TTL_MS", 5000, 0, 3_600_000),
       responseCacheEntries: int(env, "HTTP_CACHE_ENTRIES", 10_000, 0, 1_000_000),

@@ -9,5 +9,6 @@ type Loader = () => Promise<{ default: ServiceSchema }>;
 
 export const serviceLoaders: Record<ServiceName, Loader> = {
   api: () => import("./api/api.service"),
+  users: () => import("./users/users.service"),
   products: () => import("./products/products.service"),
 };

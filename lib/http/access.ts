@@ -15,6 +15,8 @@ declare module "moleculer" {
     auth?: Access;
     /** One-line description for the OpenAPI document. */
     summary?: string;
+    /** "auth": the stricter per-IP and per-email limit of sign-in and registration. */
+    rateLimit?: "auth";
   }
 }
 

@@ -14,6 +14,8 @@ import { prometheusText } from "../../lib/prometheus";
 import { resolveJwtSecret, TokenService, InvalidTokenError } from "../../lib/auth/tokens";
 import { buildOpenApi, type RouteEntry } from "../../lib/http/openapi";
 import { ResponseCache } from "../../lib/http/response-cache";
+import { clientIp, MemoryRateLimitStore, RateLimiter, RedisRateLimitStore, type RateLimitStore } from "../../lib/http/rate-limit";
+import Redis from "ioredis";
 import { API_SECURITY_HEADERS, PAGE_SECURITY_HEADERS } from "../../lib/http/security-headers";
 import type { Access, ShopMeta } from "../../lib/http/access";
 import { swaggerUiHtml, swaggerUiInit } from "./docs";
@@ -33,7 +35,8 @@ const BODY_ERRORS: Record<string, { name: string; message: string; type: string 
 };
 
 type Req = IncomingMessage & {
-  $action?: { name: string; auth?: Access; cache?: unknown };
+  $action?: { name: string; auth?: Access; cache?: unknown; rateLimit?: "auth" };
+  body?: unknown;
   $params?: Record<string, unknown>;
   $cacheGeneration?: number;
   originalUrl?: string;
@@ -97,10 +100,12 @@ const ApiService: ServiceSchema<any> = {
         authorization: true,
         bodyParsers: { json: { strict: true, limit: cfg.http.bodyLimit }, urlencoded: false },
         callOptions: { timeout: cfg.broker.requestTimeoutMs },
-        onBeforeCall(ctx: Context<unknown, ShopMeta>, _route: unknown, req: IncomingMessage) {
+        async onBeforeCall(this: any, ctx: Context<unknown, ShopMeta>, _route: unknown, req: Req) {
           const key = req.headers["idempotency-key"];
           if (typeof key === "string") ctx.meta.idempotencyKey = key;
-          ctx.meta.clientIp = req.socket.remoteAddress;
+          ctx.meta.clientIp = clientIp(req, cfg.http.trustProxy);
+          // Before authentication: guessing passwords or tokens costs the guesser, not us.
+          await this.enforceRateLimits(ctx, req);
         },
         // Public cached reads are rendered once and kept in the gateway's micro-cache.
         onAfterCall(this: any, ctx: Context<unknown, ShopMeta>, _route: unknown, req: Req, _res: ServerResponse, data: unknown) {
@@ -119,8 +124,11 @@ const ApiService: ServiceSchema<any> = {
   },
 
   actions: {
-    // moleculer-web's route-table action would publish internals; /api/v1/openapi.json serves that need.
+    // moleculer-web's route-table and route-editing actions: /api/v1/openapi.json serves the first
+    // need, and no node of the cluster may rewrite the gateway's routes.
     listAliases: false,
+    addRoute: false,
+    removeRoute: false,
 
     live: {
       handler() {
@@ -250,6 +258,24 @@ const ApiService: ServiceSchema<any> = {
       return actions;
     },
 
+    /** The general API limit per client IP; sign-in and registration also per IP and per email. */
+    async enforceRateLimits(ctx: Context<unknown, ShopMeta>, req: Req) {
+      const ip = ctx.meta.clientIp!;
+      const keys: [RateLimiter | undefined, string][] = [[this.apiLimiter, `api:${ip}`]];
+      if (req.$action?.rateLimit === "auth") {
+        keys.push([this.authLimiter, `auth:ip:${ip}`]);
+        const email = (req.body as { email?: unknown } | undefined)?.email;
+        if (typeof email === "string") keys.push([this.authLimiter, `auth:email:${email.trim().toLowerCase()}`]);
+      }
+      for (const [limiter, key] of keys) {
+        const retryAfter = limiter ? await limiter.check(key) : 0;
+        if (retryAfter > 0) {
+          ctx.meta.$responseHeaders = { ...ctx.meta.$responseHeaders, "Retry-After": String(retryAfter) };
+          throw new Errors.MoleculerClientError("Too many requests", 429, "TOO_MANY_REQUESTS", { retryAfter });
+        }
+      }
+    },
+
     /** The REST route table: every alias of the rest route, with what its action declares. */
     restRoutes(): RouteEntry[] {
       const actions = this.declaredActions();
@@ -289,6 +315,14 @@ const ApiService: ServiceSchema<any> = {
     },
   },
 
+  async started() {
+    await this.rateLimitRedis?.connect();
+  },
+
+  async stopped() {
+    this.rateLimitRedis?.disconnect();
+  },
+
   events: {
     // Every service's data change (moleculer-db broadcasts cache.clean.<service>) drops its responses.
     "cache.clean.*"(ctx: Context) {
@@ -298,6 +332,11 @@ const ApiService: ServiceSchema<any> = {
 
   created() {
     this.tokens = new TokenService(resolveJwtSecret(cfg, (m) => this.logger.warn(m)));
+    // With Redis every gateway node shares one count per key.
+    this.rateLimitRedis = cfg.redisUrl ? new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 }) : undefined;
+    const store: RateLimitStore = this.rateLimitRedis ? new RedisRateLimitStore(this.rateLimitRedis) : new MemoryRateLimitStore();
+    this.apiLimiter = cfg.http.apiRateLimit > 0 ? new RateLimiter(store, cfg.http.apiRateLimit) : undefined;
+    this.authLimiter = cfg.auth.rateLimit > 0 ? new RateLimiter(store, cfg.auth.rateLimit) : undefined;
     this.responseCache = new ResponseCache(cfg.http.responseCacheEntries, cfg.http.responseCacheTtlMs);
     this.cacheHits = this.broker.metrics.register({
       type: "counter",

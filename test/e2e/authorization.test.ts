@@ -37,7 +37,7 @@ async function callAs(route: RouteEntry, who: keyof typeof tokens | "anonymous")
 }
 
 it("has routes of every access level to walk", () => {
-  expect(new Set(routes.map((r) => r.auth))).toEqual(new Set(["public", "admin"]));
+  expect(new Set(routes.map((r) => r.auth))).toEqual(new Set(["public", "user", "admin"]));
 });
 
 describe.each(["anonymous", "user", "otherUser", "admin", "forged"] as const)("as %s", (who) => {

@@ -77,9 +77,14 @@ describe("what is reachable", () => {
     },
   );
 
-  it("offers none of moleculer-db's raw-query actions, to clients or to other services", () => {
-    const names = (shop.broker.registry.getActionList({}) as any[]).map((a) => a.name);
-    for (const generic of ["find", "count", "insert", "create", "update", "remove"]) expect(names).not.toContain(`products.${generic}`);
+  it("offers none of moleculer-db's raw-query actions, nor the gateway's route-editing ones", () => {
+    const actions = new Map((shop.broker.registry.getActionList({}) as any[]).map((a) => [a.name, a.action]));
+    for (const name of ["products.find", "products.count", "products.insert", "products.update", "api.addRoute", "api.removeRoute", "api.listAliases"]) {
+      expect(actions.has(name)).toBe(false);
+    }
+    // `create` and `remove` are the service's own: validated, strict and admin-only.
+    expect(actions.get("products.create")).toMatchObject({ auth: "admin", params: expect.objectContaining({ $$strict: true }) });
+    expect(actions.get("products.remove")).toMatchObject({ auth: "admin" });
   });
 
   it("documents every REST route in the OpenAPI document", async () => {

@@ -18,7 +18,17 @@ export interface RunningShop {
 
 export async function startShop(env: Record<string, string> = {}, extraServices: ServiceSchema[] = []): Promise<RunningShop> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "shop-test-"));
-  Object.assign(process.env, { PORT: "0", DATA_DIR: dataDir, LOG_LEVEL: "warn", LOG_FORMAT: "text", JWT_SECRET: "test-secret-".padEnd(40, "x"), ...env });
+  Object.assign(process.env, {
+    PORT: "0",
+    DATA_DIR: dataDir,
+    LOG_LEVEL: "warn",
+    LOG_FORMAT: "text",
+    JWT_SECRET: "test-secret-".padEnd(40, "x"),
+    // Tests send many requests from one address; the rate-limit test turns limits back on.
+    API_RATE_LIMIT: "0",
+    AUTH_RATE_LIMIT: "0",
+    ...env,
+  });
   const { ServiceBroker } = await import("moleculer");
   const { default: brokerConfig } = await import("../../moleculer.config");
   const { serviceLoaders } = await import("../../services");

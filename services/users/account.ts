@@ -1,0 +1,64 @@
+/** Pure rules of accounts: email identity, password policy, what a user looks like to clients. */
+import { DomainError } from "../../lib/errors";
+
+export type Role = "user" | "admin";
+export const ROLES: readonly Role[] = ["user", "admin"];
+
+/** Emails are one identity whatever their case: stored and compared lowercased. */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/** At least 8 characters, at most 128, and not the email itself. */
+export function checkPassword(password: string, email: string): void {
+  const problems: { field: string; type: string; message: string }[] = [];
+  if (password.length < 8) problems.push({ field: "password", type: "passwordTooShort", message: "The password must have at least 8 characters" });
+  if (password.length > 128) problems.push({ field: "password", type: "passwordTooLong", message: "The password must have at most 128 characters" });
+  if (normalizeEmail(password) === normalizeEmail(email)) problems.push({ field: "password", type: "passwordIsEmail", message: "The password may not be the email" });
+  if (problems.length) throw new DomainError(422, "VALIDATION_ERROR", "Parameters validation error!", problems);
+}
+
+export interface UserRecord {
+  id: string;
+  email: string;
+  firstName: string;
+  lastName: string;
+  role: Role;
+  isActive: boolean | number;
+  createdAt: Date | string;
+  updatedAt: Date | string;
+  passwordHash?: string;
+}
+
+export interface UserView {
+  id: string;
+  email: string;
+  firstName: string;
+  lastName: string;
+  role: Role;
+  isActive: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What clients see of a user: never the password hash. */
+export function toUserView(u: UserRecord): UserView {
+  return {
+    id: u.id,
+    email: u.email,
+    firstName: u.firstName,
+    lastName: u.lastName,
+    role: u.role,
+    isActive: Boolean(u.isActive),
+    createdAt: new Date(u.createdAt).toISOString(),
+    updatedAt: new Date(u.updatedAt).toISOString(),
+  };
+}
+
+/** Parameter schemas shared by the actions and the OpenAPI document. */
+export const accountFields = {
+  email: { type: "email", max: 254 },
+  password: { type: "string", min: 1, max: 1024 },
+  firstName: { type: "string", min: 1, max: 100, trim: true },
+  lastName: { type: "string", min: 1, max: 100, trim: true },
+} as const;

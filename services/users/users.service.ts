@@ -1,0 +1,291 @@
+/**
+ * Accounts, sign-in and sessions. Access tokens are short-lived JWTs (lib/auth/tokens.ts); refresh
+ * tokens are opaque, single use and rotated (sessions.ts). Identity always comes from the token.
+ */
+import type { Context, ServiceSchema } from "moleculer";
+import { Op, UniqueConstraintError, type Sequelize } from "sequelize";
+import { SqlDbMixin } from "../../mixins/sql-db.mixin";
+import { config } from "../../lib/config";
+import { DomainError, notFound } from "../../lib/errors";
+import { resolveJwtSecret, TokenService } from "../../lib/auth/tokens";
+import type { ShopMeta } from "../../lib/http/access";
+import { defineUserModels, User } from "./user.model";
+import { userMigrations } from "./migrations";
+import { Sessions } from "./sessions";
+import { decoyHash, hashPassword, verifyPassword } from "./passwords";
+import { accountFields, checkPassword, normalizeEmail, ROLES, toUserView, type Role, type UserRecord } from "./account";
+
+type Ctx<P = unknown> = Context<P, ShopMeta>;
+
+const cfg = config();
+const idParam = { id: { type: "uuid" } } as const;
+const BAD_CREDENTIALS = () => new DomainError(401, "INVALID_CREDENTIALS", "Invalid email or password");
+
+const UsersService: ServiceSchema<any> = {
+  name: "users",
+  mixins: [SqlDbMixin({ service: "users", models: defineUserModels, migrations: userMigrations })],
+
+  settings: {
+    rest: "/",
+    idField: "id",
+  },
+
+  actions: {
+    // moleculer-db's generic actions expose raw queries and password hashes: none is offered.
+    find: false,
+    count: false,
+    list: false,
+    get: false,
+    insert: false,
+    create: false,
+    update: false,
+    remove: false,
+
+    register: {
+      rest: "POST /users/register",
+      auth: "public",
+      rateLimit: "auth",
+      summary: "Create an account (201 with the user)",
+      params: { $$strict: "remove", ...accountFields },
+      async handler(ctx: Ctx<{ email: string; password: string; firstName: string; lastName: string }>) {
+        const email = normalizeEmail(ctx.params.email);
+        checkPassword(ctx.params.password, email);
+        const user = await this.createUser({ ...ctx.params, email }, "user");
+        ctx.meta.$statusCode = 201;
+        return toUserView(user);
+      },
+    },
+
+    login: {
+      rest: "POST /users/login",
+      auth: "public",
+      rateLimit: "auth",
+      summary: "Sign in: an access token (JWT) and a refresh token",
+      params: { $$strict: "remove", email: accountFields.email, password: accountFields.password },
+      async handler(ctx: Ctx<{ email: string; password: string }>) {
+        const user = (await User.findOne({ where: { email: normalizeEmail(ctx.params.email) }, raw: true })) as UserRecord | null;
+        // The same work and the same answer whether the email is unknown or the password wrong.
+        const matches = await verifyPassword(ctx.params.password, user?.passwordHash ?? (await decoyHash()));
+        if (!user || !matches || !user.isActive) throw BAD_CREDENTIALS();
+        return this.signIn(user, await this.sessions.start(user.id));
+      },
+    },
+
+    refreshToken: {
+      rest: "POST /users/refresh-token",
+      auth: "public",
+      summary: "Trade a refresh token for a new pair; the old one is spent",
+      params: { $$strict: "remove", refreshToken: { type: "string", min: 1, max: 200 } },
+      async handler(ctx: Ctx<{ refreshToken: string }>) {
+        const { userId, token } = await this.sessions.rotate(ctx.params.refreshToken, async (id: string) => {
+          const user = await User.findByPk(id, { attributes: ["isActive"], raw: true });
+          return !!user?.isActive;
+        });
+        return this.signIn((await User.findByPk(userId, { raw: true })) as UserRecord, token);
+      },
+    },
+
+    logout: {
+      rest: "POST /users/logout",
+      auth: "user",
+      summary: "End the session of a refresh token",
+      params: { $$strict: "remove", refreshToken: { type: "string", min: 1, max: 200 } },
+      async handler(ctx: Ctx<{ refreshToken: string }>) {
+        // Only the token's owner may end its session; anyone else's token is ignored, not revealed.
+        if ((await this.sessions.ownerOf(ctx.params.refreshToken)) === ctx.meta.user!.id) await this.sessions.end(ctx.params.refreshToken);
+        ctx.meta.$statusCode = 204;
+        return null;
+      },
+    },
+
+    profile: {
+      rest: "GET /users/profile",
+      auth: "user",
+      summary: "The caller's account",
+      async handler(ctx: Ctx) {
+        return toUserView(await this.findUser(ctx.meta.user!.id));
+      },
+    },
+
+    updateProfile: {
+      rest: "PUT /users/profile",
+      auth: "user",
+      summary: "Change the caller's name",
+      params: { $$strict: true, firstName: accountFields.firstName, lastName: accountFields.lastName },
+      async handler(ctx: Ctx<{ firstName: string; lastName: string }>) {
+        return this.updateUser(ctx.meta.user!.id, { firstName: ctx.params.firstName, lastName: ctx.params.lastName });
+      },
+    },
+
+    changePassword: {
+      rest: "POST /users/change-password",
+      auth: "user",
+      summary: "Change the caller's password; every session ends and a new one starts",
+      params: { $$strict: true, currentPassword: accountFields.password, newPassword: accountFields.password },
+      async handler(ctx: Ctx<{ currentPassword: string; newPassword: string }>) {
+        const user = (await User.findByPk(ctx.meta.user!.id, { raw: true })) as UserRecord | null;
+        if (!user || !(await verifyPassword(ctx.params.currentPassword, user.passwordHash!))) {
+          throw new DomainError(403, "WRONG_PASSWORD", "The current password is wrong");
+        }
+        checkPassword(ctx.params.newPassword, user.email);
+        await User.update({ passwordHash: await hashPassword(ctx.params.newPassword) }, { where: { id: user.id } });
+        await this.sessions.endAll(user.id);
+        return this.signIn(user, await this.sessions.start(user.id));
+      },
+    },
+
+    // ---- admin -----------------------------------------------------------------------------
+
+    adminList: {
+      rest: "GET /admin/users",
+      auth: "admin",
+      summary: "Accounts, newest first; `q` searches email and names",
+      params: {
+        limit: { type: "number", integer: true, min: 1, max: 100, optional: true, convert: true },
+        offset: { type: "number", integer: true, min: 0, optional: true, convert: true },
+        q: { type: "string", min: 1, max: 100, optional: true },
+        role: { type: "enum", values: ROLES, optional: true },
+      },
+      async handler(ctx: Ctx<{ limit?: number; offset?: number; q?: string; role?: Role }>) {
+        const limit = ctx.params.limit ?? 20;
+        const offset = ctx.params.offset ?? 0;
+        const where: any = {};
+        if (ctx.params.role) where.role = ctx.params.role;
+        if (ctx.params.q) {
+          const pattern = `%${ctx.params.q.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
+          const like = (column: string) => (this.sequelize as Sequelize).where(
+            (this.sequelize as Sequelize).fn("LOWER", (this.sequelize as Sequelize).col(column)),
+            Op.like,
+            (this.sequelize as Sequelize).literal(`${(this.sequelize as Sequelize).escape(pattern)} ESCAPE '!'`),
+          );
+          where[Op.or] = [like("email"), like("first_name"), like("last_name")];
+        }
+        const { rows, count } = await User.findAndCountAll({ where, order: [["createdAt", "DESC"], ["id", "ASC"]], limit, offset, raw: true });
+        return { items: (rows as unknown as UserRecord[]).map(toUserView), total: count, limit, offset };
+      },
+    },
+
+    adminGet: {
+      rest: "GET /admin/users/:id",
+      auth: "admin",
+      summary: "One account",
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>) {
+        return toUserView(await this.findUser(ctx.params.id));
+      },
+    },
+
+    adminUpdate: {
+      rest: "PUT /admin/users/:id",
+      auth: "admin",
+      summary: "Change an account's name or activity; deactivating ends its sessions",
+      params: {
+        $$strict: true,
+        ...idParam,
+        firstName: { ...accountFields.firstName, optional: true },
+        lastName: { ...accountFields.lastName, optional: true },
+        isActive: { type: "boolean", optional: true },
+      },
+      async handler(ctx: Ctx<{ id: string; firstName?: string; lastName?: string; isActive?: boolean }>) {
+        const { id, ...fields } = ctx.params;
+        const view = await this.updateUser(id, fields);
+        if (fields.isActive === false) await this.sessions.endAll(id);
+        return view;
+      },
+    },
+
+    adminDelete: {
+      rest: "DELETE /admin/users/:id",
+      auth: "admin",
+      summary: "Delete an account (kept for the record, unable to sign in)",
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>) {
+        if (ctx.params.id === ctx.meta.user?.id) throw new DomainError(409, "CANNOT_DELETE_SELF", "Admins cannot delete their own account");
+        const deleted = await User.destroy({ where: { id: ctx.params.id } });
+        if (deleted === 0) throw notFound("user", { id: ctx.params.id });
+        await this.sessions.endAll(ctx.params.id);
+        ctx.meta.$statusCode = 204;
+        return null;
+      },
+    },
+
+    assignRole: {
+      rest: "POST /admin/users/:id/assign-role",
+      auth: "admin",
+      summary: "Make an account a user or an admin",
+      params: { $$strict: true, ...idParam, role: { type: "enum", values: ROLES } },
+      async handler(ctx: Ctx<{ id: string; role: Role }>) {
+        return this.updateUser(ctx.params.id, { role: ctx.params.role });
+      },
+    },
+
+    /** For operators (start-up with ADMIN_EMAIL, the REPL's create-admin): create or promote an admin. */
+    ensureAdmin: {
+      params: { email: accountFields.email, password: accountFields.password },
+      async handler(ctx: Ctx<{ email: string; password: string }>) {
+        return toUserView(await this.ensureAdmin(ctx.params.email, ctx.params.password));
+      },
+    },
+  },
+
+  methods: {
+    async signIn(user: UserRecord, refreshToken: string) {
+      const { token, expiresIn } = await this.tokens.sign({ id: user.id, role: user.role });
+      return { accessToken: token, refreshToken, tokenType: "Bearer", expiresIn, user: toUserView(user) };
+    },
+
+    async createUser(fields: { email: string; password: string; firstName: string; lastName: string }, role: Role): Promise<UserRecord> {
+      try {
+        const user = await User.create({ email: fields.email, passwordHash: await hashPassword(fields.password), firstName: fields.firstName, lastName: fields.lastName, role });
+        return user.get({ plain: true }) as UserRecord;
+      } catch (err) {
+        if (err instanceof UniqueConstraintError) throw new DomainError(409, "EMAIL_TAKEN", "An account with this email exists", { field: "email" });
+        throw err;
+      }
+    },
+
+    async findUser(id: string): Promise<UserRecord> {
+      const user = await User.findByPk(id, { raw: true });
+      if (!user) throw notFound("user", { id });
+      return user as unknown as UserRecord;
+    },
+
+    async updateUser(id: string, fields: Record<string, unknown>) {
+      const [changed] = await User.update(fields, { where: { id } });
+      if (changed === 0) throw notFound("user", { id });
+      return toUserView(await this.findUser(id));
+    },
+
+    async ensureAdmin(rawEmail: string, password: string): Promise<UserRecord> {
+      const email = normalizeEmail(rawEmail);
+      checkPassword(password, email);
+      const existing = (await User.findOne({ where: { email }, raw: true })) as UserRecord | null;
+      if (existing) {
+        // An existing account is promoted; its password stays the one its owner chose.
+        if (existing.role !== "admin") await User.update({ role: "admin", isActive: true }, { where: { id: existing.id } });
+        return this.findUser(existing.id);
+      }
+      try {
+        return await this.createUser({ email, password, firstName: "Admin", lastName: "Admin" }, "admin");
+      } catch (err) {
+        // Another users node created it at the same moment.
+        if (err instanceof DomainError && err.type === "EMAIL_TAKEN") return this.ensureAdmin(email, password);
+        throw err;
+      }
+    },
+  },
+
+  created() {
+    this.tokens = new TokenService(resolveJwtSecret(cfg, (m) => this.logger.warn(m)), cfg.auth.accessTokenTtlSeconds);
+    this.sessions = new Sessions(this.sequelize, cfg.auth.refreshTokenTtlSeconds * 1000);
+  },
+
+  async started() {
+    if (cfg.admin.email && cfg.admin.password) {
+      const admin = await this.ensureAdmin(cfg.admin.email, cfg.admin.password);
+      this.logger.info(`Admin account ready: ${admin.email}`);
+    }
+  },
+};
+
+export default UsersService;

@@ -1,0 +1,4 @@
+/** The users service on MariaDB. */
+import { userSuite } from "./users.suite";
+
+userSuite("mariadb");

@@ -1,0 +1,4 @@
+/** The users service on PostgreSQL. */
+import { userSuite } from "./users.suite";
+
+userSuite("postgres");

@@ -1,0 +1,4 @@
+/** The users service on SQLite. */
+import { userSuite } from "./users.suite";
+
+userSuite("sqlite");
