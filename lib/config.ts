@@ -7,7 +7,7 @@ import path from "node:path";
 import os from "node:os";
 
 /** The bounded contexts built so far; each one joins this list (and services/index.ts) as it lands. */
-export const SERVICE_NAMES = ["api", "users", "products"] as const;
+export const SERVICE_NAMES = ["api", "users", "products", "baskets"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 /** Services that own a SQL database, with the variable that points at it. */
@@ -126,6 +126,10 @@ export function loadConfig(env: Env = process.env) {
       retries: int(env, "RETRIES", 3, 0, 10),
       bulkheadConcurrency: int(env, "BULKHEAD_CONCURRENCY", 50, 1),
       bulkheadMaxQueue: int(env, "BULKHEAD_MAX_QUEUE", 500, 0),
+    },
+    baskets: {
+      /** A basket disappears this long after its last change (every change restarts the clock). */
+      ttlSeconds: int(env, "BASKET_TTL_SECONDS", 86_400, 1),
     },
     products: {
       reservationTtlSeconds: int(env, "RESERVATION_TTL_SECONDS", 15 * 60, 1),

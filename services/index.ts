@@ -11,4 +11,5 @@ export const serviceLoaders: Record<ServiceName, Loader> = {
   api: () => import("./api/api.service"),
   users: () => import("./users/users.service"),
   products: () => import("./products/products.service"),
+  baskets: () => import("./baskets/baskets.service"),
 };

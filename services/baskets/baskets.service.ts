@@ -1,0 +1,162 @@
+/**
+ * One basket per user, in Redis (REDIS_URL) or memory, expiring BASKET_TTL_SECONDS after its last
+ * change. Lines carry the catalog's name and price, never the client's; the owner comes from the
+ * token, never from the request.
+ */
+import type { Context, ServiceSchema } from "moleculer";
+import Redis from "ioredis";
+import { config } from "../../lib/config";
+import { registerHealthCheck, unregisterHealthCheck } from "../../lib/health";
+import type { ShopMeta } from "../../lib/http/access";
+import { applyChange, toBasketView, MAX_QUANTITY_PER_LINE, type CatalogEntry } from "./basket";
+import { MemoryBasketStore, RedisBasketStore, type BasketStore, type StoredBasket } from "./store";
+
+type Ctx<P = unknown> = Context<P, ShopMeta>;
+
+const cfg = config();
+const productId = { type: "number", integer: true, positive: true, convert: true } as const;
+const quantity = (min: number) => ({ type: "number", integer: true, min, max: MAX_QUANTITY_PER_LINE, convert: false }) as const;
+const userIdParam = { userId: { type: "string", min: 1, max: 64 } } as const;
+
+/** The `payment.completed` integration event as the baskets context reads it (CloudEvents envelope). */
+export interface PaymentCompletedEvent {
+  id: string;
+  type: "payment.completed";
+  data: { userId: string; orderId: string; paymentId: string };
+}
+
+const BasketsService: ServiceSchema<any> = {
+  name: "baskets",
+
+  settings: { rest: "/" },
+
+  actions: {
+    get: {
+      rest: "GET /basket",
+      auth: "user",
+      summary: "The caller's basket (empty when there is none)",
+      async handler(ctx: Ctx) {
+        return this.view(await this.store.read(ctx.meta.user!.id));
+      },
+    },
+
+    addItem: {
+      rest: "POST /basket/items",
+      auth: "user",
+      summary: "Add a product (merged with its line); name and price come from the catalog",
+      // Strict: a client-sent `unitPrice` or `name` is refused, not silently trusted.
+      params: { $$strict: true, productId, quantity: quantity(1) },
+      async handler(ctx: Ctx<{ productId: number; quantity: number }>) {
+        const product = await this.catalogEntry(ctx, ctx.params.productId);
+        return this.change(ctx, (b: any) => applyChange(b, { kind: "add", product, quantity: ctx.params.quantity }));
+      },
+    },
+
+    setItem: {
+      rest: "PUT /basket/items/:productId",
+      auth: "user",
+      summary: "Set a line's quantity (0 removes it)",
+      params: { $$strict: true, productId, quantity: quantity(0) },
+      async handler(ctx: Ctx<{ productId: number; quantity: number }>) {
+        if (ctx.params.quantity === 0) return this.change(ctx, (b: any) => applyChange(b, { kind: "remove", productId: ctx.params.productId }));
+        const product = await this.catalogEntry(ctx, ctx.params.productId);
+        return this.change(ctx, (b: any) => applyChange(b, { kind: "set", product, quantity: ctx.params.quantity }));
+      },
+    },
+
+    removeItem: {
+      rest: "DELETE /basket/items/:productId",
+      auth: "user",
+      summary: "Remove a line",
+      params: { productId },
+      async handler(ctx: Ctx<{ productId: number }>) {
+        return this.change(ctx, (b: any) => applyChange(b, { kind: "remove", productId: ctx.params.productId }));
+      },
+    },
+
+    clear: {
+      rest: "DELETE /basket",
+      auth: "user",
+      summary: "Empty the caller's basket",
+      async handler(ctx: Ctx) {
+        await this.store.clear(ctx.meta.user!.id);
+        ctx.meta.$statusCode = 204;
+        return null;
+      },
+    },
+
+    adminGet: {
+      rest: "GET /admin/baskets/:userId",
+      auth: "admin",
+      summary: "Anyone's basket",
+      params: userIdParam,
+      async handler(ctx: Ctx<{ userId: string }>) {
+        return this.view(await this.store.read(ctx.params.userId));
+      },
+    },
+
+    adminClear: {
+      rest: "DELETE /admin/baskets/:userId",
+      auth: "admin",
+      summary: "Empty anyone's basket",
+      params: userIdParam,
+      async handler(ctx: Ctx<{ userId: string }>) {
+        await this.store.clear(ctx.params.userId);
+        ctx.meta.$statusCode = 204;
+        return null;
+      },
+    },
+
+    /** A user's basket, for the checkout (other services only). */
+    ofUser: {
+      params: userIdParam,
+      async handler(ctx: Ctx<{ userId: string }>) {
+        return this.view(await this.store.read(ctx.params.userId));
+      },
+    },
+  },
+
+  methods: {
+    view(stored: StoredBasket) {
+      return toBasketView(stored.basket, stored.expiresAt);
+    },
+
+    async change(ctx: Ctx, apply: Parameters<BasketStore["update"]>[1]) {
+      return this.view(await this.store.update(ctx.meta.user!.id, apply));
+    },
+
+    /** The product as the catalog says it is now; unknown or inactive products are a 404 there. */
+    async catalogEntry(ctx: Ctx, id: number): Promise<CatalogEntry> {
+      const product: any = await ctx.call("products.get", { id });
+      return { productId: product.id, name: product.name, unitPrice: product.price, currency: product.currency, available: product.available };
+    },
+
+    /**
+     * The basket's side of the payment flow: a completed payment empties its owner's basket, once
+     * per event however often it is delivered. Called by the integration-event consumer.
+     */
+    async onPaymentCompleted(event: PaymentCompletedEvent): Promise<"applied" | "duplicate"> {
+      const applied = await this.store.clearOnce(event.data.userId, event.id);
+      if (applied) this.logger.info(`Basket of ${event.data.userId} cleared: order ${event.data.orderId} paid`);
+      return applied ? "applied" : "duplicate";
+    },
+  },
+
+  created() {
+    const ttlMs = cfg.baskets.ttlSeconds * 1000;
+    this.redis = cfg.redisUrl ? new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 }) : undefined;
+    this.store = this.redis ? new RedisBasketStore(this.redis, ttlMs) : new MemoryBasketStore(ttlMs);
+  },
+
+  async started() {
+    await this.redis?.connect();
+    if (this.redis) registerHealthCheck("baskets.redis", () => this.store.ping());
+  },
+
+  async stopped() {
+    unregisterHealthCheck("baskets.redis");
+    this.redis?.disconnect();
+  },
+};
+
+export default BasketsService;
