@@ -7,7 +7,7 @@ import path from "node:path";
 import os from "node:os";
 
 /** The bounded contexts built so far; each one joins this list (and services/index.ts) as it lands. */
-export const SERVICE_NAMES = ["api", "users", "products", "baskets"] as const;
+export const SERVICE_NAMES = ["api", "users", "products", "baskets", "orders", "payments"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 /** Services that own a SQL database, with the variable that points at it. */
@@ -97,6 +97,14 @@ export function loadConfig(env: Env = process.env) {
     db: Object.fromEntries(DB_SERVICES.map((s) => [s, dbUrl(env, s, dataDir)])) as Record<DbServiceName, string>,
     redisUrl: optional(env, "REDIS_URL"),
     kafkaBrokers: list(env, "KAFKA_BROKERS"),
+    kafka: {
+      partitions: int(env, "KAFKA_PARTITIONS", 3, 1, 1000),
+      replicationFactor: int(env, "KAFKA_REPLICATION_FACTOR", 1, 1, 10),
+      /** Attempts of a consumer handler before the message becomes a dead letter. */
+      maxAttempts: int(env, "KAFKA_MAX_ATTEMPTS", 5, 1, 100),
+      retryBaseMs: int(env, "KAFKA_RETRY_BASE_MS", 200, 1, 60_000),
+      relayIntervalMs: int(env, "OUTBOX_RELAY_INTERVAL_MS", 200, 10, 60_000),
+    },
     stripe: {
       secretKey: stripeSecretKey,
       apiBase: optional(env, "STRIPE_API_BASE"),
@@ -134,6 +142,8 @@ export function loadConfig(env: Env = process.env) {
     products: {
       reservationTtlSeconds: int(env, "RESERVATION_TTL_SECONDS", 15 * 60, 1),
       sweepIntervalSeconds: int(env, "RESERVATION_SWEEP_SECONDS", 30, 1),
+      /** Whether a fully refunded order's goods go back into stock. */
+      restockOnRefund: oneOf(env, "RESTOCK_ON_REFUND", ["true", "false"] as const, "true") === "true",
     },
     metricsPort: optional(env, "METRICS_PORT") === undefined ? undefined : int(env, "METRICS_PORT", 0, 0, 65535),
   };

@@ -18,6 +18,13 @@ export interface SqlDbOptions<M extends { main: ModelStatic<Model> }> {
   migrations: Migration[];
 }
 
+/**
+ * moleculer-db without its generic actions (find, list, get, create, ...): they take raw queries,
+ * and an action of the same name in a service would silently inherit their parameters and cache.
+ * Each service declares its own actions; moleculer-db brings the adapter and its methods.
+ */
+const { actions, ...DbServiceWithoutActions } = DbService as unknown as ServiceSchema;
+
 export function SqlDbMixin<M extends { main: ModelStatic<Model> }>(opts: SqlDbOptions<M>): ServiceSchema<any> {
   const sequelize = createSequelize(config().db[opts.service]);
   const models = opts.models(sequelize);
@@ -26,7 +33,7 @@ export function SqlDbMixin<M extends { main: ModelStatic<Model> }>(opts: SqlDbOp
   // `adapter` and `model` are moleculer-db's schema extensions, unknown to Moleculer's types.
   const schema: ServiceSchema<any> & { adapter: unknown; model: unknown } = {
     name: `${opts.service}-db`,
-    mixins: [DbService as unknown as ServiceSchema],
+    mixins: [DbServiceWithoutActions as ServiceSchema],
     // A ready model instance: the adapter then skips its own sync().
     adapter: new SequelizeDbAdapter(sequelize as any),
     model: models.main,

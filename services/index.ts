@@ -12,4 +12,6 @@ export const serviceLoaders: Record<ServiceName, Loader> = {
   users: () => import("./users/users.service"),
   products: () => import("./products/products.service"),
   baskets: () => import("./baskets/baskets.service"),
+  orders: () => import("./orders/orders.service"),
+  payments: () => import("./payments/payments.service"),
 };

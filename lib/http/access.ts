@@ -26,6 +26,8 @@ export interface ShopMeta {
   idempotencyKey?: string;
   clientIp?: string;
   $statusCode?: number;
+  /** The Location header of a 201. */
+  $location?: string;
   $responseType?: string;
   $responseHeaders?: Record<string, string>;
   [key: string]: unknown;

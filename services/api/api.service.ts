@@ -91,6 +91,20 @@ const ApiService: ServiceSchema<any> = {
         use: [serveStatic(SWAGGER_DIR, { index: false, fallthrough: true })],
       },
       {
+        // Stripe signs the exact bytes it sends: this route keeps the body raw.
+        name: "webhooks",
+        path: `${API_PREFIX}/payments/webhooks`,
+        mappingPolicy: "restrict",
+        authorization: true,
+        mergeParams: false,
+        bodyParsers: { json: false, urlencoded: false, raw: { type: () => true, limit: "1mb" } },
+        aliases: { "POST /stripe": "payments.stripeWebhook" },
+        onBeforeCall(ctx: Context<unknown, ShopMeta>, _route: unknown, req: Req) {
+          ctx.meta.rawBody = Buffer.isBuffer(req.body) ? req.body.toString("utf8") : "";
+          ctx.meta.stripeSignature = req.headers["stripe-signature"] as string | undefined;
+        },
+      },
+      {
         name: "rest",
         path: API_PREFIX,
         whitelist: ["**"],
@@ -252,8 +266,9 @@ const ApiService: ServiceSchema<any> = {
     /** Every REST-declared action known to the registry (local or on another node). */
     declaredActions(): Map<string, any> {
       const actions = new Map<string, any>();
+      const explicit = new Set(this.settings.routes.flatMap((r: any) => Object.values(r.aliases ?? {})));
       for (const item of this.broker.registry.getActionList({ onlyAvailable: true, skipInternal: true }) as any[]) {
-        if (item.action?.rest && item.action?.auth) actions.set(item.name, item.action);
+        if ((item.action?.rest || explicit.has(item.name)) && item.action?.auth) actions.set(item.name, item.action);
       }
       return actions;
     },
@@ -281,7 +296,7 @@ const ApiService: ServiceSchema<any> = {
       const actions = this.declaredActions();
       const routes: RouteEntry[] = [];
       for (const alias of this.aliases as any[]) {
-        if (alias.route.opts.name !== "rest" || typeof alias.action !== "string") continue;
+        if (!["rest", "webhooks"].includes(alias.route.opts.name) || typeof alias.action !== "string") continue;
         const action = actions.get(alias.action);
         if (!action?.auth) continue;
         routes.push({

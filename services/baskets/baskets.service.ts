@@ -10,6 +10,9 @@ import { registerHealthCheck, unregisterHealthCheck } from "../../lib/health";
 import type { ShopMeta } from "../../lib/http/access";
 import { applyChange, toBasketView, MAX_QUANTITY_PER_LINE, type CatalogEntry } from "./basket";
 import { MemoryBasketStore, RedisBasketStore, type BasketStore, type StoredBasket } from "./store";
+import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
+import { envelope } from "../../lib/events/envelope";
+import { MemoryDeadLetters, RedisDeadLetters } from "../../lib/events/stores";
 
 type Ctx<P = unknown> = Context<P, ShopMeta>;
 
@@ -27,6 +30,7 @@ export interface PaymentCompletedEvent {
 
 const BasketsService: ServiceSchema<any> = {
   name: "baskets",
+  mixins: [KafkaBridgeMixin({ handlers: { "payment.completed": "onPaymentCompleted" } })],
 
   settings: { rest: "/" },
 
@@ -136,8 +140,13 @@ const BasketsService: ServiceSchema<any> = {
      * per event however often it is delivered. Called by the integration-event consumer.
      */
     async onPaymentCompleted(event: PaymentCompletedEvent): Promise<"applied" | "duplicate"> {
-      const applied = await this.store.clearOnce(event.data.userId, event.id);
-      if (applied) this.logger.info(`Basket of ${event.data.userId} cleared: order ${event.data.orderId} paid`);
+      const { userId, orderId } = event.data;
+      const cleared = envelope("baskets", "basket.cleared", userId, { userId, orderId, reason: "payment.completed" });
+      const applied = await this.store.clearOnce(userId, event.id, cleared);
+      if (applied) {
+        this.logger.info(`Basket of ${userId} cleared: order ${orderId} paid`);
+        this.kickRelay();
+      }
       return applied ? "applied" : "duplicate";
     },
   },
@@ -146,6 +155,9 @@ const BasketsService: ServiceSchema<any> = {
     const ttlMs = cfg.baskets.ttlSeconds * 1000;
     this.redis = cfg.redisUrl ? new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 }) : undefined;
     this.store = this.redis ? new RedisBasketStore(this.redis, ttlMs) : new MemoryBasketStore(ttlMs);
+    // The Kafka bridge relays this outbox and keeps these dead letters.
+    this.outbox = this.store.outbox;
+    this.deadLetters = this.redis ? new RedisDeadLetters(this.redis, "shop:dead-letters:baskets") : new MemoryDeadLetters();
   },
 
   async started() {

@@ -4,6 +4,8 @@
  */
 import type Redis from "ioredis";
 import { emptyBasket, type Basket } from "./basket";
+import { topicOf, type Envelope } from "../../lib/events/envelope";
+import { MemoryOutbox, RedisOutbox, type OutboxStore } from "../../lib/events/stores";
 
 export interface StoredBasket {
   basket: Basket;
@@ -16,8 +18,12 @@ export interface BasketStore {
   /** Applies `change` atomically (no concurrent update is lost) and restarts the TTL. */
   update(userId: string, change: (basket: Basket) => Basket): Promise<StoredBasket>;
   clear(userId: string): Promise<void>;
-  /** Clears the basket and records `eventId` in one step; false if that event was applied before. */
-  clearOnce(userId: string, eventId: string): Promise<boolean>;
+  /**
+   * Clears the basket, records `eventId` and puts `outgoing` in the outbox, in one step; false
+   * (and nothing done) if that event was applied before.
+   */
+  clearOnce(userId: string, eventId: string, outgoing?: Envelope): Promise<boolean>;
+  readonly outbox: OutboxStore;
   ping(): Promise<void>;
 }
 
@@ -27,6 +33,7 @@ const EVENT_MEMORY_MS = 7 * 24 * 3600 * 1000;
 export class MemoryBasketStore implements BasketStore {
   private readonly baskets = new Map<string, { basket: Basket; expiresAt: number }>();
   private readonly appliedEvents = new Map<string, number>();
+  readonly outbox = new MemoryOutbox();
 
   constructor(
     private readonly ttlMs: number,
@@ -54,11 +61,12 @@ export class MemoryBasketStore implements BasketStore {
     this.baskets.delete(userId);
   }
 
-  async clearOnce(userId: string, eventId: string): Promise<boolean> {
+  async clearOnce(userId: string, eventId: string, outgoing?: Envelope): Promise<boolean> {
     const seen = this.appliedEvents.get(eventId);
     if (seen !== undefined && seen > this.now()) return false;
     this.appliedEvents.set(eventId, this.now() + EVENT_MEMORY_MS);
     this.baskets.delete(userId);
+    if (outgoing) this.outbox.add(outgoing);
     return true;
   }
 
@@ -82,10 +90,11 @@ if current ~= ARGV[1] then return 0 end
 if ARGV[2] == "" then redis.call("DEL", KEYS[1]) else redis.call("SET", KEYS[1], ARGV[2], "PX", ARGV[3]) end
 return 1`;
 
-/** Records the event id (if new) and deletes the basket, together. */
+/** Records the event id (if new), deletes the basket and appends the outgoing event, together. */
 const CLEAR_ONCE = `
 if redis.call("SET", KEYS[2], "1", "NX", "PX", ARGV[1]) then
   redis.call("DEL", KEYS[1])
+  if ARGV[2] ~= "" then redis.call("XADD", KEYS[3], "*", "topic", ARGV[2], "key", ARGV[3], "value", ARGV[4]) end
   return 1
 end
 return 0`;
@@ -97,11 +106,15 @@ return 0`;
  * TypeScript, in one place, rather than being rewritten in Lua.)
  */
 export class RedisBasketStore implements BasketStore {
+  readonly outbox: RedisOutbox;
+
   constructor(
     private readonly redis: Redis,
     private readonly ttlMs: number,
     private readonly prefix = "shop:",
-  ) {}
+  ) {
+    this.outbox = new RedisOutbox(redis, `${prefix}outbox:baskets`);
+  }
 
   private key = (userId: string) => `${this.prefix}basket:${userId}`;
 
@@ -129,8 +142,10 @@ export class RedisBasketStore implements BasketStore {
     await this.redis.del(this.key(userId));
   }
 
-  async clearOnce(userId: string, eventId: string): Promise<boolean> {
-    return (await this.redis.eval(CLEAR_ONCE, 2, this.key(userId), `${this.prefix}basket-event:${eventId}`, EVENT_MEMORY_MS)) === 1;
+  async clearOnce(userId: string, eventId: string, outgoing?: Envelope): Promise<boolean> {
+    const [topic, key, value] = outgoing ? [topicOf(outgoing.type), outgoing.subject, JSON.stringify(outgoing)] : ["", "", ""];
+    const keys = [this.key(userId), `${this.prefix}basket-event:${eventId}`, this.outbox.streamKey];
+    return (await this.redis.eval(CLEAR_ONCE, 3, ...keys, EVENT_MEMORY_MS, topic, key, value)) === 1;
   }
 
   async ping(): Promise<void> {

@@ -60,13 +60,24 @@ export class Inventory {
   }
 
   /** Turns the reservation into a sale: stock and reserved both go down. Idempotent. */
-  async commit(orderId: string): Promise<Reservation> {
-    return this.settle(orderId, "committed", (q) => ({ stock: literal(`stock - ${q}`), reserved: literal(`reserved - ${q}`) }));
+  async commit(orderId: string, transaction?: Transaction): Promise<Reservation> {
+    return this.settle(orderId, "committed", (q) => ({ stock: literal(`stock - ${q}`), reserved: literal(`reserved - ${q}`) }), transaction);
   }
 
   /** Gives the reserved units back. Idempotent; an order with no reservation is already released. */
-  async release(orderId: string): Promise<Reservation> {
-    return this.settle(orderId, "released", (q) => ({ reserved: literal(`reserved - ${q}`) }));
+  async release(orderId: string, transaction?: Transaction): Promise<Reservation> {
+    return this.settle(orderId, "released", (q) => ({ reserved: literal(`reserved - ${q}`) }), transaction);
+  }
+
+  /** Puts sold units back on the shelf (a fully refunded order whose goods return). Once per order. */
+  async restock(orderId: string, transaction: Transaction): Promise<StockLine[]> {
+    const rows = await StockReservation.findAll({ where: { orderId, status: "committed" }, transaction, raw: true });
+    for (const row of [...rows].sort((a, b) => a.productId - b.productId)) {
+      const [moved] = await StockReservation.update({ status: "restocked" as any }, { where: { id: row.id, status: "committed" }, transaction });
+      if (moved === 0) throw new ConcurrentChangeError();
+      await Product.update({ stock: literal(`stock + ${units(row.quantity)}`) } as any, { where: { id: row.productId }, transaction });
+    }
+    return rows.map((r) => ({ productId: r.productId, quantity: r.quantity }));
   }
 
   /** Releases reservations past their expiry; returns the orders released. */
@@ -97,8 +108,15 @@ export class Inventory {
     });
   }
 
-  private async settle(orderId: string, to: "committed" | "released", counters: (q: number) => Record<string, unknown>): Promise<Reservation> {
-    return inTransaction(this.sequelize, async (transaction) => {
+  private async settle(
+    orderId: string,
+    to: "committed" | "released",
+    counters: (q: number) => Record<string, unknown>,
+    outer?: Transaction,
+  ): Promise<Reservation> {
+    // Inside the caller's transaction when given (an event consumer's), else in one of its own.
+    const run = <T>(work: (t: Transaction) => Promise<T>) => (outer ? work(outer) : inTransaction(this.sequelize, work));
+    return run(async (transaction) => {
       const rows = await this.rowsOf(orderId, transaction);
       if (rows.length === 0) {
         if (to === "released") return { orderId, status: "released", expiresAt: null, lines: [] };

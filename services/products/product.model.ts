@@ -19,7 +19,7 @@ export class Product extends Model<InferAttributes<Product>, InferCreationAttrib
   declare updatedAt: CreationOptional<Date>;
 }
 
-export type ReservationStatus = "active" | "committed" | "released";
+export type ReservationStatus = "active" | "committed" | "released" | "restocked";
 
 export class StockReservation extends Model<InferAttributes<StockReservation>, InferCreationAttributes<StockReservation>> {
   declare id: CreationOptional<number>;

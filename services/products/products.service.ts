@@ -5,6 +5,9 @@
 import type { Context, ServiceSchema } from "moleculer";
 import { Op, fn, col, where, literal, UniqueConstraintError, ForeignKeyConstraintError, type WhereOptions, type Sequelize } from "sequelize";
 import { SqlDbMixin } from "../../mixins/sql-db.mixin";
+import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
+import { envelope, type Envelope } from "../../lib/events/envelope";
+import { addToOutbox, integrationEventMigrations, processOnce, SqlDeadLetters, SqlOutbox } from "../../lib/events/stores";
 import { config } from "../../lib/config";
 import { DomainError, notFound } from "../../lib/errors";
 import type { ShopMeta } from "../../lib/http/access";
@@ -43,7 +46,10 @@ const idParam = { id: { type: "number", integer: true, positive: true, convert: 
 const pageParams = { limit: listParams.limit, offset: listParams.offset } as const;
 const LIST_CACHE_KEYS = ["limit", "offset", "category", "minPrice", "maxPrice", "q", "sort"];
 const orderIdParam = { orderId: { type: "string", min: 1, max: 64 } } as const;
-const created = (ctx: Context<unknown, ShopMeta>) => void (ctx.meta.$statusCode = 201);
+const created = (ctx: Context<unknown, ShopMeta>, location: string) => {
+  ctx.meta.$statusCode = 201;
+  ctx.meta.$location = location;
+};
 
 /** Editable fields of a product; `stock` has its own endpoint so reservations are respected. */
 const { stock: stockField, ...editableFields } = productFields;
@@ -51,7 +57,19 @@ const optionalFields = Object.fromEntries(Object.entries(editableFields).map(([k
 
 const ProductsService: ServiceSchema<any> = {
   name: "products",
-  mixins: [SqlDbMixin({ service: "products", models: defineProductModels, migrations: productMigrations })],
+  // Moleculer starts the last mixin first: the database (and its migrations) before the bridge.
+  mixins: [
+    // Payments move the reservations; orders cancelled before payment give their stock back.
+    KafkaBridgeMixin({
+      handlers: {
+        "payment.completed": "onPaymentCompleted",
+        "payment.failed": "onPaymentFailed",
+        "payment.refunded": "onPaymentRefunded",
+        "order.cancelled": "onOrderCancelled",
+      },
+    }),
+    SqlDbMixin({ service: "products", models: defineProductModels, migrations: [...productMigrations, ...integrationEventMigrations] }),
+  ],
 
   settings: {
     // Actions declare absolute REST paths (under /api/v1).
@@ -60,13 +78,6 @@ const ProductsService: ServiceSchema<any> = {
   },
 
   actions: {
-    // moleculer-db's generic actions take raw queries: none of them is offered
-    // (`create` and `remove` below are this service's own, validated and admin-only).
-    find: false,
-    count: false,
-    insert: false,
-    update: false,
-
     // ---- public catalog (static paths before /products/:id) -------------------------------
 
     list: {
@@ -216,7 +227,7 @@ const ProductsService: ServiceSchema<any> = {
       async handler(ctx: Context<Record<string, any>, ShopMeta>) {
         const product = await this.saving(() => Product.create({ ...(ctx.params as any), currency: ctx.params.currency ?? "USD" }));
         await this.clearCache();
-        created(ctx);
+        created(ctx, `/api/v1/products/${product.id}`);
         return toView(product.get({ plain: true }) as ProductRecord);
       },
     },
@@ -380,6 +391,39 @@ const ProductsService: ServiceSchema<any> = {
       }
     },
 
+    /** Applies an event's stock movement once, with the stock event it causes, in one transaction. */
+    async moveStock(event: Envelope, move: (transaction: any) => Promise<{ type: string; lines: StockLine[] } | null>) {
+      const orderId = String(event.data.orderId);
+      const outcome = await processOnce(this.sequelize, "products", event.id, async (transaction) => {
+        const result = await move(transaction);
+        if (result && result.lines.length) {
+          await addToOutbox(this.sequelize, envelope("products", result.type, orderId, { orderId, reason: event.type, lines: result.lines }), transaction);
+        }
+      });
+      if (outcome === "applied") {
+        await this.clearCache();
+        this.kickRelay();
+      }
+    },
+
+    onPaymentCompleted(event: Envelope) {
+      return this.moveStock(event, async (t: any) => ({ type: "stock.updated", lines: (await this.inventory.commit(String(event.data.orderId), t)).lines }));
+    },
+
+    onPaymentFailed(event: Envelope) {
+      return this.moveStock(event, async (t: any) => ({ type: "stock.released", lines: (await this.inventory.release(String(event.data.orderId), t)).lines }));
+    },
+
+    onOrderCancelled(event: Envelope) {
+      return this.moveStock(event, async (t: any) => ({ type: "stock.released", lines: (await this.inventory.release(String(event.data.orderId), t)).lines }));
+    },
+
+    /** A full refund puts the goods back on the shelf when RESTOCK_ON_REFUND is on. */
+    onPaymentRefunded(event: Envelope) {
+      if (!event.data.fullyRefunded || !cfg.products.restockOnRefund) return this.moveStock(event, async () => null);
+      return this.moveStock(event, async (t: any) => ({ type: "stock.updated", lines: await this.inventory.restock(String(event.data.orderId), t) }));
+    },
+
     async sweepExpiredReservations() {
       const released: string[] = await this.inventory.releaseExpired();
       if (released.length) {
@@ -391,6 +435,8 @@ const ProductsService: ServiceSchema<any> = {
 
   created() {
     this.inventory = new Inventory(this.sequelize, cfg.products.reservationTtlSeconds * 1000);
+    this.outbox = new SqlOutbox(this.sequelize, "products");
+    this.deadLetters = new SqlDeadLetters(this.sequelize);
   },
 
   started() {

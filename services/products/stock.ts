@@ -8,7 +8,7 @@ export interface StockLine {
   quantity: number;
 }
 
-export type ReservationStatus = "active" | "committed" | "released";
+export type ReservationStatus = "active" | "committed" | "released" | "restocked";
 
 export interface Reservation {
   orderId: string;
@@ -40,7 +40,13 @@ export function toReservation(
   rows: { productId: number; quantity: number; status: string; expiresAt: Date | string }[],
 ): Reservation {
   const statuses = new Set(rows.map((r) => r.status));
-  const status: ReservationStatus = statuses.has("active") ? "active" : statuses.has("committed") ? "committed" : "released";
+  const status: ReservationStatus = statuses.has("active")
+    ? "active"
+    : statuses.has("committed")
+      ? "committed"
+      : statuses.has("restocked")
+        ? "restocked"
+        : "released";
   const expiry = rows.map((r) => new Date(r.expiresAt).getTime()).reduce((a, b) => Math.min(a, b), Infinity);
   return {
     orderId,

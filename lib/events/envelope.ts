@@ -1,0 +1,44 @@
+/**
+ * Integration events travel as CloudEvents 1.0 (JSON), with a schema version extension.
+ * Topics are `<aggregate>-events`, named after the first word of the type: payment.completed →
+ * payment-events. The Kafka message key is the aggregate id (the `subject`), which keeps the
+ * events of one aggregate in order.
+ */
+import { randomUUID } from "node:crypto";
+
+export interface Envelope<T = Record<string, unknown>> {
+  specversion: "1.0";
+  id: string;
+  source: string;
+  type: string;
+  subject: string;
+  time: string;
+  datacontenttype: "application/json";
+  /** Version of `data`'s shape for this `type`; consumers refuse versions they do not know. */
+  schemaversion: string;
+  data: T;
+}
+
+export function envelope<T extends Record<string, unknown>>(source: string, type: string, subject: string, data: T, schemaversion = "1"): Envelope<T> {
+  return { specversion: "1.0", id: randomUUID(), source: `/shop/${source}`, type, subject, time: new Date().toISOString(), datacontenttype: "application/json", schemaversion, data };
+}
+
+export function topicOf(type: string): string {
+  return `${type.split(".")[0]}-events`;
+}
+
+export const dlqTopicOf = (topic: string) => `${topic}.dlq`;
+
+/** Parses and checks a message body; a body that is not a CloudEvent of ours is a poison message. */
+export function parseEnvelope(body: string): Envelope {
+  const e = JSON.parse(body) as Partial<Envelope>;
+  for (const field of ["id", "source", "type", "subject", "time", "schemaversion"] as const) {
+    if (typeof e[field] !== "string" || e[field] === "") throw new Error(`not a CloudEvent: missing ${field}`);
+  }
+  if (e.specversion !== "1.0") throw new Error(`unsupported specversion ${String(e.specversion)}`);
+  if (typeof e.data !== "object" || e.data === null) throw new Error("not a CloudEvent: missing data");
+  return e as Envelope;
+}
+
+/** The integration topics of the payment flow. */
+export const TOPICS = ["payment-events", "order-events", "stock-events", "basket-events"] as const;

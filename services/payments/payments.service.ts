@@ -1,0 +1,451 @@
+/**
+ * Payments for orders, through a provider port (simulated or Stripe). One payment per order, one
+ * charge per payment: every status change is a conditional update from the states the machine
+ * allows, so a client's confirmation and a webhook that race end in one outcome, and the outcome
+ * goes out as an integration event from the same transaction.
+ */
+import { randomUUID } from "node:crypto";
+import type { Context, ServiceSchema } from "moleculer";
+import { Op, UniqueConstraintError, fn, col, literal, type Transaction } from "sequelize";
+import { SqlDbMixin } from "../../mixins/sql-db.mixin";
+import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
+import { config } from "../../lib/config";
+import { inTransaction } from "../../lib/sql";
+import { DomainError, notFound } from "../../lib/errors";
+import { envelope, type Envelope } from "../../lib/events/envelope";
+import { addToOutbox, integrationEventMigrations, SqlDeadLetters, SqlOutbox } from "../../lib/events/stores";
+import type { ShopMeta } from "../../lib/http/access";
+import { definePaymentModels, Payment, PaymentMethod, Refund } from "./payment.model";
+import { paymentMigrations } from "./migrations";
+import { PAYMENT_STATUSES, sourcesOf, type PaymentStatus } from "./payment-state";
+import { SimulatedProvider, StripeProvider, verifyStripeWebhook } from "./providers";
+
+type Ctx<P = unknown> = Context<P, ShopMeta>;
+
+const cfg = config();
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
+const idParam = { id: { type: "uuid" } } as const;
+const listParams = {
+  limit: { type: "number", integer: true, min: 1, max: 100, optional: true, convert: true },
+  offset: { type: "number", integer: true, min: 0, optional: true, convert: true },
+  status: { type: "enum", values: PAYMENT_STATUSES, optional: true },
+  from: { type: "date", convert: true, optional: true },
+  to: { type: "date", convert: true, optional: true },
+} as const;
+const PAID: PaymentStatus[] = ["completed", "partially_refunded", "refunded"];
+type ListParams = { limit?: number; offset?: number; status?: PaymentStatus; from?: Date; to?: Date };
+
+const PaymentsService: ServiceSchema<any> = {
+  name: "payments",
+  // Moleculer starts the last mixin first: the database (and its migrations) before the bridge.
+  mixins: [
+    KafkaBridgeMixin({ handlers: { "order.cancelled": "onOrderCancelled" } }),
+    SqlDbMixin({ service: "payments", models: definePaymentModels, migrations: [...paymentMigrations, ...integrationEventMigrations] }),
+  ],
+
+  settings: { rest: "/", idField: "id" },
+
+  actions: {
+    start: {
+      rest: "POST /payments",
+      auth: "user",
+      summary: "Create the payment of one of the caller's orders (Idempotency-Key header required); the amount is the order's",
+      params: { $$strict: true, orderId: { type: "uuid" } },
+      async handler(ctx: Ctx<{ orderId: string }>) {
+        const userId = ctx.meta.user!.id;
+        const key = ctx.meta.idempotencyKey;
+        if (!key || !IDEMPOTENCY_KEY.test(key)) {
+          throw new DomainError(400, "IDEMPOTENCY_KEY_REQUIRED", "An Idempotency-Key header (1-128 of A-Z a-z 0-9 . _ : -) is required");
+        }
+        const earlier = await Payment.findOne({ where: { userId, idempotencyKey: key }, raw: true });
+        if (earlier) return this.replay(ctx, earlier);
+        const order: any = await ctx.call("orders.forPayment", { orderId: ctx.params.orderId, userId });
+        if (order.status !== "pending_payment") throw new DomainError(409, "ORDER_NOT_PAYABLE", `The order is ${order.status}`, { orderId: order.id, status: order.status });
+        try {
+          const payment = await Payment.create({
+            id: randomUUID(), orderId: order.id, userId, amount: order.total, currency: order.currency, status: "pending", provider: this.provider.name, idempotencyKey: key,
+          });
+          ctx.meta.$statusCode = 201;
+          ctx.meta.$location = `/api/v1/payments/${payment.id}`;
+          return this.view(payment.get({ plain: true }));
+        } catch (err) {
+          if (!(err instanceof UniqueConstraintError)) throw err;
+          // The same key at the same time: the first request's payment. Another key: the order has one.
+          const twin = await Payment.findOne({ where: { userId, idempotencyKey: key }, raw: true });
+          if (twin) return this.replay(ctx, twin);
+          const existing = await Payment.findOne({ where: { orderId: order.id }, attributes: ["id"], raw: true });
+          throw new DomainError(409, "PAYMENT_EXISTS", "The order already has a payment", { paymentId: existing?.id });
+        }
+      },
+    },
+
+    process: {
+      rest: "POST /payments/:id/process",
+      auth: "user",
+      summary: "Confirm one of the caller's payments with a payment method; a completed payment is never charged again",
+      params: { $$strict: true, ...idParam, paymentMethod: { type: "string", min: 3, max: 255, pattern: /^pm_[A-Za-z0-9_]+$/ } },
+      async handler(ctx: Ctx<{ id: string; paymentMethod: string }>) {
+        const payment = await this.own(ctx, ctx.params.id);
+        if (PAID.includes(payment.status)) return this.view(payment);
+        // Claim it: of concurrent confirmations exactly one moves pending → processing and charges.
+        const [claimed] = await Payment.update(
+          { status: "processing", paymentMethod: ctx.params.paymentMethod, failureReason: null, nextAction: null },
+          { where: { id: payment.id, status: sourcesOf("processing") } },
+        );
+        if (claimed === 0) {
+          const now = (await Payment.findByPk(payment.id, { raw: true }))!;
+          if (PAID.includes(now.status)) return this.view(now);
+          throw new DomainError(409, now.status === "processing" ? "PAYMENT_IN_PROGRESS" : "ILLEGAL_TRANSITION", `The payment is ${now.status}`, { status: now.status });
+        }
+        let outcome;
+        try {
+          const ref = payment.providerRef ?? (await this.ensureIntent(payment));
+          outcome = await this.provider.confirm(ref, ctx.params.paymentMethod, `payment:${payment.id}:confirm:${ctx.params.paymentMethod}`);
+        } catch (err: any) {
+          // The provider could not be reached: back to pending, so the customer can try again.
+          await Payment.update({ status: "pending" }, { where: { id: payment.id, status: "processing" } });
+          this.logger.error(`Payment ${payment.id}: provider unavailable:`, err?.message ?? err);
+          throw new DomainError(409, "PROVIDER_UNAVAILABLE", "The payment provider could not be reached; try again", { paymentId: payment.id });
+        }
+        if (outcome.status === "succeeded") await this.settle(payment.id, "completed", "client confirmation");
+        else if (outcome.status === "failed") await this.settle(payment.id, "failed", "client confirmation", outcome.reason);
+        else await Payment.update({ nextAction: outcome.reason }, { where: { id: payment.id, status: "processing" } });
+        return this.view((await Payment.findByPk(payment.id, { raw: true }))!);
+      },
+    },
+
+    cancel: {
+      rest: "POST /payments/:id/cancel",
+      auth: "user",
+      summary: "Cancel one of the caller's payments before it completes",
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>) {
+        const payment = await this.own(ctx, ctx.params.id);
+        if (payment.providerRef) await this.provider.cancel(payment.providerRef, `payment:${payment.id}:cancel`).catch((e: Error) => this.logger.warn(`Provider cancel of ${payment.id}:`, e.message));
+        if (!(await this.settle(payment.id, "cancelled", "cancelled by the customer", "cancelled"))) {
+          const now = (await Payment.findByPk(payment.id, { raw: true }))!;
+          throw new DomainError(409, "ILLEGAL_TRANSITION", `A ${now.status} payment cannot be cancelled`, { status: now.status });
+        }
+        return this.view((await Payment.findByPk(payment.id, { raw: true }))!);
+      },
+    },
+
+    refund: {
+      rest: "POST /payments/:id/refund",
+      auth: "admin",
+      summary: "Refund all or part of a completed payment; refunds add up and never exceed the amount",
+      params: { $$strict: true, ...idParam, amount: { type: "number", integer: true, positive: true, optional: true, convert: false }, reason: { type: "string", min: 1, max: 500 } },
+      async handler(ctx: Ctx<{ id: string; amount?: number; reason: string }>) {
+        const payment = await Payment.findByPk(ctx.params.id, { raw: true });
+        if (!payment) throw notFound("payment", { id: ctx.params.id });
+        if (!["completed", "partially_refunded"].includes(payment.status)) {
+          throw new DomainError(409, "ILLEGAL_TRANSITION", `A ${payment.status} payment cannot be refunded`, { status: payment.status });
+        }
+        const remaining = payment.amount - payment.refundedAmount;
+        const amount = ctx.params.amount ?? remaining;
+        if (amount > remaining) throw new DomainError(422, "REFUND_EXCEEDS_PAYMENT", `At most ${remaining} can still be refunded`, { remaining, requested: amount });
+        // Claim the amount first (a conditional update): concurrent refunds can never add up past it.
+        const [claimed] = await Payment.update({ refundedAmount: literal(`refunded_amount + ${amount}`) as any }, {
+          where: { id: payment.id, status: ["completed", "partially_refunded"], [Op.and]: [literal(`refunded_amount + ${amount} <= amount`)] },
+        });
+        if (claimed === 0) throw new DomainError(409, "CONCURRENT_REFUND", "Another refund changed this payment; look again", { id: payment.id });
+        let providerRef: string;
+        try {
+          providerRef = (await this.provider.refund(payment.providerRef ?? payment.id, amount, `payment:${payment.id}:refund:${payment.refundedAmount}:${amount}`)).ref;
+        } catch (err: any) {
+          await Payment.update({ refundedAmount: literal(`refunded_amount - ${amount}`) as any }, { where: { id: payment.id } });
+          throw new DomainError(409, "PROVIDER_UNAVAILABLE", `The refund failed at the provider: ${err?.message ?? err}`);
+        }
+        await this.recordRefund(payment.id, amount, ctx.params.reason, providerRef);
+        return this.view((await Payment.findByPk(payment.id, { raw: true }))!);
+      },
+    },
+
+    list: {
+      rest: "GET /payments",
+      auth: "user",
+      summary: "The caller's payments, newest first; filters by status and creation date",
+      params: listParams,
+      handler(ctx: Ctx<ListParams>) {
+        return this.page({ userId: ctx.meta.user!.id }, ctx.params);
+      },
+    },
+
+    get: {
+      rest: "GET /payments/:id",
+      auth: "user",
+      summary: "One of the caller's payments",
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>) {
+        return this.view(await this.own(ctx, ctx.params.id));
+      },
+    },
+
+    adminList: {
+      rest: "GET /admin/payments",
+      auth: "admin",
+      summary: "All payments; filters by status and creation date",
+      params: listParams,
+      handler(ctx: Ctx<ListParams>) {
+        return this.page({}, ctx.params);
+      },
+    },
+
+    adminOfUser: {
+      rest: "GET /admin/users/:userId/payments",
+      auth: "admin",
+      summary: "One user's payments",
+      params: { ...listParams, userId: { type: "string", min: 1, max: 64 } },
+      handler(ctx: Ctx<ListParams & { userId: string }>) {
+        return this.page({ userId: ctx.params.userId }, ctx.params);
+      },
+    },
+
+    stats: {
+      rest: "GET /admin/payments/stats",
+      auth: "admin",
+      summary: "Counts by status, success rate, revenue and refunds (per currency)",
+      async handler() {
+        const rows = (await Payment.findAll({
+          attributes: ["status", "currency", [fn("COUNT", col("id")), "count"], [fn("SUM", col("amount")), "amount"], [fn("SUM", col("refunded_amount")), "refunded"]],
+          group: ["status", "currency"],
+          raw: true,
+        })) as unknown as { status: PaymentStatus; currency: string; count: unknown; amount: unknown; refunded: unknown }[];
+        const byStatus = Object.fromEntries(PAYMENT_STATUSES.map((s) => [s, 0])) as Record<PaymentStatus, number>;
+        const revenue: Record<string, number> = {};
+        const refunded: Record<string, number> = {};
+        for (const r of rows) {
+          byStatus[r.status] += Number(r.count);
+          if (PAID.includes(r.status)) {
+            revenue[r.currency] = (revenue[r.currency] ?? 0) + Number(r.amount) - Number(r.refunded);
+            refunded[r.currency] = (refunded[r.currency] ?? 0) + Number(r.refunded);
+          }
+        }
+        const succeeded = PAID.reduce((n, s) => n + byStatus[s], 0);
+        const decided = succeeded + byStatus.failed;
+        return { count: byStatus, successRate: decided ? Math.round((succeeded / decided) * 10_000) / 10_000 : null, revenue, refunded };
+      },
+    },
+
+    // ---- saved payment methods --------------------------------------------------------------
+
+    listMethods: {
+      rest: "GET /payment-methods",
+      auth: "user",
+      summary: "The caller's saved payment methods",
+      async handler(ctx: Ctx) {
+        const rows = await PaymentMethod.findAll({ where: { userId: ctx.meta.user!.id }, order: [["createdAt", "ASC"], ["id", "ASC"]], raw: true });
+        return rows.map(this.methodView);
+      },
+    },
+
+    addMethod: {
+      rest: "POST /payment-methods",
+      auth: "user",
+      summary: "Save a provider payment-method token (pm_...); card numbers are refused",
+      params: { $$strict: true, token: { type: "string", min: 3, max: 255, pattern: /^pm_[A-Za-z0-9_]+$/ }, makeDefault: { type: "boolean", optional: true } },
+      async handler(ctx: Ctx<{ token: string; makeDefault?: boolean }>) {
+        let card;
+        try {
+          card = await this.provider.describeMethod(ctx.params.token);
+        } catch (err: any) {
+          if (err?.unknownMethod || err?.type === "StripeInvalidRequestError") throw new DomainError(422, "UNKNOWN_PAYMENT_METHOD", "The provider does not know this payment method", { token: ctx.params.token });
+          throw err;
+        }
+        const userId = ctx.meta.user!.id;
+        const id = randomUUID();
+        await inTransaction(this.sequelize, async (transaction) => {
+          const first = (await PaymentMethod.count({ where: { userId }, transaction })) === 0;
+          if (ctx.params.makeDefault && !first) await PaymentMethod.update({ isDefault: false }, { where: { userId }, transaction });
+          await PaymentMethod.create({ id, userId, providerToken: ctx.params.token, ...card, isDefault: first || !!ctx.params.makeDefault }, { transaction });
+        });
+        ctx.meta.$statusCode = 201;
+        ctx.meta.$location = "/api/v1/payment-methods";
+        return this.methodView((await PaymentMethod.findByPk(id, { raw: true }))!);
+      },
+    },
+
+    removeMethod: {
+      rest: "DELETE /payment-methods/:id",
+      auth: "user",
+      summary: "Forget one of the caller's payment methods",
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>) {
+        const removed = await PaymentMethod.destroy({ where: { id: ctx.params.id, userId: ctx.meta.user!.id } });
+        if (removed === 0) throw notFound("payment method", { id: ctx.params.id });
+        ctx.meta.$statusCode = 204;
+        return null;
+      },
+    },
+
+    makeDefaultMethod: {
+      rest: "POST /payment-methods/:id/default",
+      auth: "user",
+      summary: "Make one of the caller's payment methods the default",
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>) {
+        const userId = ctx.meta.user!.id;
+        await inTransaction(this.sequelize, async (transaction) => {
+          if (!(await PaymentMethod.findOne({ where: { id: ctx.params.id, userId }, transaction, raw: true }))) throw notFound("payment method", { id: ctx.params.id });
+          await PaymentMethod.update({ isDefault: false }, { where: { userId }, transaction });
+          await PaymentMethod.update({ isDefault: true }, { where: { id: ctx.params.id }, transaction });
+        });
+        return this.methodView((await PaymentMethod.findByPk(ctx.params.id, { raw: true }))!);
+      },
+    },
+
+    // ---- Stripe webhooks --------------------------------------------------------------------
+
+    stripeWebhook: {
+      auth: "public",
+      summary: "Stripe webhook (signed with STRIPE_WEBHOOK_SECRET): payment_intent.succeeded, payment_intent.payment_failed, charge.refunded",
+      async handler(ctx: Ctx) {
+        const secret = cfg.stripe.webhookSecret;
+        if (!secret) throw new DomainError(404, "NOT_FOUND", "Not found");
+        const signature = ctx.meta.stripeSignature as string | undefined;
+        const payload = ctx.meta.rawBody as string | undefined;
+        if (!signature || payload === undefined) throw new DomainError(400, "INVALID_SIGNATURE", "Missing Stripe-Signature or body");
+        let event;
+        try {
+          event = verifyStripeWebhook(payload, signature, secret);
+        } catch (err: any) {
+          throw new DomainError(400, "INVALID_SIGNATURE", `Webhook signature refused: ${err?.message ?? "invalid"}`);
+        }
+        // Every effect below is idempotent (conditional transitions; refunds unique by provider id),
+        // so Stripe's redeliveries and a racing client confirmation end in one outcome.
+        const object: any = event.data.object;
+        const ref = event.type === "charge.refunded" ? object.payment_intent : object.id;
+        const payment = ref ? await Payment.findOne({ where: { providerRef: ref }, raw: true }) : null;
+        if (!payment) {
+          this.logger.warn(`Stripe ${event.type} ${event.id} for unknown intent ${ref}`);
+          return { received: true };
+        }
+        if (event.type === "payment_intent.succeeded") await this.settle(payment.id, "completed", `stripe ${event.id}`);
+        else if (event.type === "payment_intent.payment_failed") await this.settle(payment.id, "failed", `stripe ${event.id}`, object.last_payment_error?.code ?? "declined");
+        else if (event.type === "charge.refunded") await this.syncRefunds(payment.id, object);
+        return { received: true };
+      },
+    },
+  },
+
+  methods: {
+    async replay(ctx: Ctx, payment: any) {
+      if (payment.orderId !== (ctx.params as any).orderId) {
+        throw new DomainError(422, "IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different request", { paymentId: payment.id });
+      }
+      ctx.meta.$responseHeaders = { ...ctx.meta.$responseHeaders, "Idempotent-Replayed": "true" };
+      return this.view(payment);
+    },
+
+    /** The payment if it is the caller's; someone else's reads as not found. */
+    async own(ctx: Ctx, id: string) {
+      const payment = await Payment.findOne({ where: { id, userId: ctx.meta.user!.id }, raw: true });
+      if (!payment) throw notFound("payment", { id });
+      return payment;
+    },
+
+    async ensureIntent(payment: any): Promise<string> {
+      const { ref } = await this.provider.createIntent(
+        { amount: payment.amount, currency: payment.currency, paymentId: payment.id, orderId: payment.orderId },
+        `payment:${payment.id}:intent`,
+      );
+      await Payment.update({ providerRef: ref }, { where: { id: payment.id } });
+      return ref;
+    },
+
+    /**
+     * Moves a payment to a final status if it may go there from where it is, with its integration
+     * event in the same transaction. Returns false when it had already moved (the other racer won).
+     */
+    async settle(id: string, to: "completed" | "failed" | "cancelled", cause: string, reason?: string): Promise<boolean> {
+      const moved = await inTransaction(this.sequelize, async (transaction: Transaction) => {
+        const [changed] = await Payment.update({ status: to, nextAction: null, ...(reason && { failureReason: reason }) }, { where: { id, status: sourcesOf(to) }, transaction });
+        if (changed === 0) return false;
+        const p = (await Payment.findByPk(id, { transaction, raw: true }))!;
+        const type = to === "completed" ? "payment.completed" : "payment.failed";
+        const data = { paymentId: p.id, orderId: p.orderId, userId: p.userId, amount: p.amount, currency: p.currency, ...(to !== "completed" && { reason: reason ?? to }) };
+        await addToOutbox(this.sequelize, envelope("payments", type, p.orderId, data), transaction);
+        return true;
+      });
+      if (moved) {
+        this.logger.info(`Payment ${id} ${to} (${cause})`);
+        this.kickRelay();
+      }
+      return moved;
+    },
+
+    async recordRefund(paymentId: string, amount: number, reason: string, providerRef: string) {
+      await inTransaction(this.sequelize, async (transaction) => {
+        await Refund.create({ paymentId, amount, reason, providerRef }, { transaction });
+        const p = (await Payment.findByPk(paymentId, { transaction, raw: true }))!;
+        const fullyRefunded = p.refundedAmount >= p.amount;
+        await Payment.update({ status: fullyRefunded ? "refunded" : "partially_refunded" }, { where: { id: paymentId }, transaction });
+        await addToOutbox(
+          this.sequelize,
+          envelope("payments", "payment.refunded", p.orderId, {
+            paymentId, orderId: p.orderId, userId: p.userId, amount, refundedTotal: p.refundedAmount, fullyRefunded, currency: p.currency, reason,
+          }),
+          transaction,
+        );
+      });
+      this.kickRelay();
+    },
+
+    /** A refund made in Stripe's dashboard: records what we do not know yet (charge.refunded). */
+    async syncRefunds(paymentId: string, charge: any) {
+      for (const r of charge.refunds?.data ?? []) {
+        if (await Refund.findOne({ where: { providerRef: r.id }, raw: true })) continue;
+        const [claimed] = await Payment.update({ refundedAmount: literal(`refunded_amount + ${Math.trunc(r.amount)}`) as any }, {
+          where: { id: paymentId, status: ["completed", "partially_refunded"], [Op.and]: [literal(`refunded_amount + ${Math.trunc(r.amount)} <= amount`)] },
+        });
+        if (claimed) await this.recordRefund(paymentId, r.amount, r.reason ?? "refunded in Stripe", r.id);
+      }
+    },
+
+    /** An order cancelled before payment: its pending payment is cancelled too (a conditional move: idempotent). */
+    async onOrderCancelled(event: Envelope) {
+      const payment = await Payment.findOne({ where: { orderId: String(event.data.orderId) }, raw: true });
+      if (payment) await this.settle(payment.id, "cancelled", "order cancelled", "order_cancelled");
+    },
+
+    async page(where: Record<string, unknown>, params: ListParams) {
+      const limit = params.limit ?? 20;
+      const offset = params.offset ?? 0;
+      const conditions: any = { ...where };
+      if (params.status) conditions.status = params.status;
+      if (params.from || params.to) conditions.createdAt = { ...(params.from && { [Op.gte]: params.from }), ...(params.to && { [Op.lt]: params.to }) };
+      const { rows, count } = await Payment.findAndCountAll({ where: conditions, order: [["createdAt", "DESC"], ["id", "ASC"]], limit, offset, raw: true });
+      return { items: rows.map((p) => this.view(p)), total: count, limit, offset };
+    },
+
+    view(p: any) {
+      return {
+        id: p.id,
+        orderId: p.orderId,
+        userId: p.userId,
+        amount: Number(p.amount),
+        currency: p.currency,
+        status: p.status,
+        provider: p.provider,
+        paymentMethod: p.paymentMethod ?? null,
+        failureReason: p.failureReason ?? null,
+        requiresAction: p.nextAction ? { type: p.nextAction } : null,
+        refundedAmount: Number(p.refundedAmount ?? 0),
+        createdAt: new Date(p.createdAt).toISOString(),
+        updatedAt: new Date(p.updatedAt).toISOString(),
+      };
+    },
+
+    methodView(m: any) {
+      return { id: m.id, brand: m.brand, last4: m.last4, expMonth: m.expMonth, expYear: m.expYear, isDefault: Boolean(m.isDefault), token: m.providerToken, createdAt: new Date(m.createdAt).toISOString() };
+    },
+  },
+
+  created() {
+    this.provider = cfg.paymentProvider === "stripe" ? new StripeProvider(cfg.stripe.secretKey!, cfg.stripe.apiBase) : new SimulatedProvider();
+    this.outbox = new SqlOutbox(this.sequelize, "payments");
+    this.deadLetters = new SqlDeadLetters(this.sequelize);
+  },
+};
+
+export default PaymentsService;
