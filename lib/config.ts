@@ -7,7 +7,7 @@ import path from "node:path";
 import os from "node:os";
 
 /** The bounded contexts built so far; each one joins this list (and services/index.ts) as it lands. */
-export const SERVICE_NAMES = ["api", "users", "products", "baskets", "orders", "payments"] as const;
+export const SERVICE_NAMES = ["api", "users", "products", "baskets", "orders", "payments", "notifications"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 /** Services that own a SQL database, with the variable that points at it. */
@@ -98,6 +98,8 @@ export function loadConfig(env: Env = process.env) {
     redisUrl: optional(env, "REDIS_URL"),
     kafkaBrokers: list(env, "KAFKA_BROKERS"),
     kafka: {
+      /** Put before every topic name: several shops (or test runs) can share one Kafka cluster. */
+      topicPrefix: str(env, "KAFKA_TOPIC_PREFIX", ""),
       partitions: int(env, "KAFKA_PARTITIONS", 3, 1, 1000),
       replicationFactor: int(env, "KAFKA_REPLICATION_FACTOR", 1, 1, 10),
       /** Attempts of a consumer handler before the message becomes a dead letter. */

@@ -33,6 +33,8 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
   const cfg = config();
   const handlers = opts.handlers ?? {};
   const consumedTopics = [...new Set(Object.keys(handlers).map(topicOf))];
+  // Outboxes store logical topics (payment-events); on Kafka they carry the configured prefix.
+  const onKafka = (topic: string) => `${cfg.kafka.topicPrefix}${topic}`;
 
   return {
     name: "kafka-bridge",
@@ -110,7 +112,7 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
           return;
         }
         const byTopic = new Map<string, { key: string; value: string }[]>();
-        for (const m of messages) byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), { key: m.key, value: m.value }]);
+        for (const m of messages) byTopic.set(onKafka(m.topic), [...(byTopic.get(onKafka(m.topic)) ?? []), { key: m.key, value: m.value }]);
         await this.producer.sendBatch({
           acks: -1,
           compression: CompressionTypes.None,
@@ -183,7 +185,7 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
         // Topics (and their dead-letter topics) exist before anyone writes or reads.
         await admin.createTopics({
           waitForLeaders: true,
-          topics: TOPICS.flatMap((t) => [t, dlqTopicOf(t)]).map((topic) => ({ topic, numPartitions: cfg.kafka.partitions, replicationFactor: cfg.kafka.replicationFactor })),
+          topics: TOPICS.flatMap((t) => [t, dlqTopicOf(t)]).map((topic) => ({ topic: onKafka(topic), numPartitions: cfg.kafka.partitions, replicationFactor: cfg.kafka.replicationFactor })),
         });
         registerHealthCheck("kafka", async () => void (await admin.describeCluster()));
         if (this.outbox || consumedTopics.length) {
@@ -194,7 +196,7 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
         if (consumedTopics.length) {
           const consumer: Consumer = kafka.consumer({ groupId: `${cfg.namespace}-${this.name}`, allowAutoTopicCreation: false });
           await consumer.connect();
-          await consumer.subscribe({ topics: consumedTopics, fromBeginning: true });
+          await consumer.subscribe({ topics: consumedTopics.map(onKafka), fromBeginning: true });
           // eachMessage resolves after the effect (or the dead letter); kafkajs commits only then.
           await consumer.run({
             eachMessage: async ({ topic, message }) =>

@@ -14,4 +14,5 @@ export const serviceLoaders: Record<ServiceName, Loader> = {
   baskets: () => import("./baskets/baskets.service"),
   orders: () => import("./orders/orders.service"),
   payments: () => import("./payments/payments.service"),
+  notifications: () => import("./notifications/notifications.service"),
 };

@@ -56,6 +56,8 @@ it("pays an order: order paid, stock reduced, basket empty", async () => {
   await until("the basket to be emptied", async () => (await http(api("/basket"), { token })).body.itemCount === 0);
   const history = (await order(token, placed.body.id)).history.map((h: any) => h.to);
   expect(history).toEqual(["pending_payment", "paid"]);
+  await until("the customer to be told", async () => (await http(api("/notifications"), { token })).body.length === 2);
+  expect((await http(api("/notifications"), { token })).body.map((n: any) => n.eventType)).toEqual(["payment.completed", "order.created"]);
   // Paid is paid: processing again charges nothing and changes nothing.
   expect((await pay(token, payment.body.id, "pm_card_chargeDeclined")).body.status).toBe("completed");
 });

@@ -1,0 +1,107 @@
+/**
+ * What the shop told whom: every customer-facing integration event becomes one message, recorded
+ * once per event id (a mail or push gateway would send it from here).
+ */
+import type { Context, ServiceSchema } from "moleculer";
+import { DataTypes, Model, type Sequelize, type InferAttributes, type InferCreationAttributes, type CreationOptional } from "sequelize";
+import { SqlDbMixin } from "../../mixins/sql-db.mixin";
+import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
+import type { Migration } from "../../lib/sql";
+import type { Envelope } from "../../lib/events/envelope";
+import { integrationEventMigrations, processOnce, SqlDeadLetters } from "../../lib/events/stores";
+import type { ShopMeta } from "../../lib/http/access";
+import { messageFor } from "./messages";
+
+class Notification extends Model<InferAttributes<Notification>, InferCreationAttributes<Notification>> {
+  declare id: CreationOptional<number>;
+  declare userId: string;
+  declare eventId: string;
+  declare eventType: string;
+  declare channel: string;
+  declare subject: string;
+  declare body: string;
+  declare createdAt: CreationOptional<Date>;
+}
+
+function defineModels(sequelize: Sequelize) {
+  Notification.init(
+    {
+      id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true },
+      userId: { type: DataTypes.STRING(64), allowNull: false },
+      eventId: { type: DataTypes.STRING(64), allowNull: false },
+      eventType: { type: DataTypes.STRING(100), allowNull: false },
+      channel: { type: DataTypes.STRING(16), allowNull: false },
+      subject: { type: DataTypes.STRING(200), allowNull: false },
+      body: { type: DataTypes.TEXT, allowNull: false },
+      createdAt: DataTypes.DATE,
+    },
+    { sequelize, tableName: "notifications", modelName: "notification", underscored: true, updatedAt: false },
+  );
+  return { main: Notification };
+}
+
+const migrations: Migration[] = [
+  {
+    name: "001-create-notifications",
+    async up(qi) {
+      await qi.createTable("notifications", {
+        id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true },
+        user_id: { type: DataTypes.STRING(64), allowNull: false },
+        event_id: { type: DataTypes.STRING(64), allowNull: false },
+        event_type: { type: DataTypes.STRING(100), allowNull: false },
+        channel: { type: DataTypes.STRING(16), allowNull: false },
+        subject: { type: DataTypes.STRING(200), allowNull: false },
+        body: { type: DataTypes.TEXT, allowNull: false },
+        created_at: { type: DataTypes.DATE, allowNull: false },
+      });
+      await qi.addIndex("notifications", ["user_id", "id"], { name: "notifications_user_idx" });
+    },
+    async down(qi) {
+      await qi.dropTable("notifications");
+    },
+  },
+];
+
+const NotificationsService: ServiceSchema<any> = {
+  name: "notifications",
+  // Moleculer starts the last mixin first: the database (and its migrations) before the bridge.
+  mixins: [
+    KafkaBridgeMixin({
+      handlers: Object.fromEntries(
+        ["order.created", "order.cancelled", "payment.completed", "payment.failed", "payment.refunded"].map((type) => [type, "record"]),
+      ),
+    }),
+    SqlDbMixin({ service: "notifications", models: defineModels, migrations: [...migrations, ...integrationEventMigrations] }),
+  ],
+
+  settings: { rest: "/" },
+
+  actions: {
+    mine: {
+      rest: "GET /notifications",
+      auth: "user",
+      summary: "What the shop told the caller, newest first",
+      params: { limit: { type: "number", integer: true, min: 1, max: 100, optional: true, convert: true } },
+      async handler(ctx: Context<{ limit?: number }, ShopMeta>) {
+        const rows = await Notification.findAll({ where: { userId: ctx.meta.user!.id }, order: [["id", "DESC"]], limit: ctx.params.limit ?? 20, raw: true });
+        return rows.map(({ eventType, channel, subject, body, createdAt }) => ({ eventType, channel, subject, body, createdAt: new Date(createdAt).toISOString() }));
+      },
+    },
+  },
+
+  methods: {
+    async record(event: Envelope) {
+      const message = messageFor(event);
+      if (!message) return;
+      await processOnce(this.sequelize, "notifications", event.id, async (transaction) => {
+        await Notification.create({ ...message, eventId: event.id, eventType: event.type, channel: "email" }, { transaction });
+      });
+    },
+  },
+
+  created() {
+    this.deadLetters = new SqlDeadLetters(this.sequelize);
+  },
+};
+
+export default NotificationsService;
