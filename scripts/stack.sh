@@ -315,5 +315,9 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   env) cmd_env "${2:-}" ;;
-  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+  # One Kafka on its own (STACK_DIR, STACK_KAFKA_PORT, STACK_KAFKA_CONTROLLER_PORT): the outage test
+  # stops and restarts a Kafka of its own without touching the shared one.
+  kafka-up) mkdir -p "$STACK_DIR" "$CACHE_DIR"; kafka_up ;;
+  kafka-down) stop_pidfile kafka "$STACK_DIR/kafka/kafka.pid" ;;
+  *) echo "usage: $0 up|down|status|env [--test]|kafka-up|kafka-down" >&2; exit 2 ;;
 esac

@@ -349,7 +349,7 @@ const ApiService: ServiceSchema<any> = {
     this.tokens = new TokenService(resolveJwtSecret(cfg, (m) => this.logger.warn(m)));
     // With Redis every gateway node shares one count per key.
     this.rateLimitRedis = cfg.redisUrl ? new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 }) : undefined;
-    const store: RateLimitStore = this.rateLimitRedis ? new RedisRateLimitStore(this.rateLimitRedis) : new MemoryRateLimitStore();
+    const store: RateLimitStore = this.rateLimitRedis ? new RedisRateLimitStore(this.rateLimitRedis, `${cfg.namespace}:ratelimit:`) : new MemoryRateLimitStore();
     this.apiLimiter = cfg.http.apiRateLimit > 0 ? new RateLimiter(store, cfg.http.apiRateLimit) : undefined;
     this.authLimiter = cfg.auth.rateLimit > 0 ? new RateLimiter(store, cfg.auth.rateLimit) : undefined;
     this.responseCache = new ResponseCache(cfg.http.responseCacheEntries, cfg.http.responseCacheTtlMs);

@@ -154,10 +154,11 @@ const BasketsService: ServiceSchema<any> = {
   created() {
     const ttlMs = cfg.baskets.ttlSeconds * 1000;
     this.redis = cfg.redisUrl ? new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 }) : undefined;
-    this.store = this.redis ? new RedisBasketStore(this.redis, ttlMs) : new MemoryBasketStore(ttlMs);
+    // Keys carry the namespace: shops (or test runs) sharing one Redis stay apart.
+    this.store = this.redis ? new RedisBasketStore(this.redis, ttlMs, `${cfg.namespace}:`) : new MemoryBasketStore(ttlMs);
     // The Kafka bridge relays this outbox and keeps these dead letters.
     this.outbox = this.store.outbox;
-    this.deadLetters = this.redis ? new RedisDeadLetters(this.redis, "shop:dead-letters:baskets") : new MemoryDeadLetters();
+    this.deadLetters = this.redis ? new RedisDeadLetters(this.redis, `${cfg.namespace}:dead-letters:baskets`) : new MemoryDeadLetters();
   },
 
   async started() {
