@@ -1,5 +1,7 @@
 /**
- * npm run bench: the catalog-read scenario. A seeded embedded shop and a plain node:http server
+ * npm run bench [catalog|checkout]: both scenarios by default.
+ *
+ * catalog: the catalog-read scenario. A seeded embedded shop and a plain node:http server
  * answering the same bytes run side by side; autocannon loads each in turn from this process.
  *
  *   BENCH_SECONDS (default 10), BENCH_ROUNDS (default 3), BENCH_CONNECTIONS (default 50), BENCH_PRODUCTS (default 1000)
@@ -9,6 +11,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
+import { checkoutScenario } from "./checkout";
 
 const ROOT = path.resolve(__dirname, "..");
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
@@ -44,7 +47,7 @@ async function waitFor(url: string, timeoutMs: number): Promise<void> {
   throw new Error(`${url} not ready within ${timeoutMs} ms`);
 }
 
-async function main(): Promise<void> {
+async function catalogScenario(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "shop-bench-"));
   const env = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: "warn", PORT: String(SHOP_PORT), API_RATE_LIMIT: "0", AUTH_RATE_LIMIT: "0" };
   const children: ChildProcess[] = [];
@@ -100,6 +103,12 @@ async function main(): Promise<void> {
   } finally {
     cleanup();
   }
+}
+
+async function main(): Promise<void> {
+  const wanted = process.argv[2];
+  if (!wanted || wanted === "catalog") await catalogScenario();
+  if (!wanted || wanted === "checkout") await checkoutScenario();
 }
 
 main().catch((err) => {
