@@ -4,7 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { Sequelize, type QueryInterface, type Options, type Transaction } from "sequelize";
+import { Op, Sequelize, type QueryInterface, type Options, type Transaction, type WhereOperators } from "sequelize";
 import { Umzug, SequelizeStorage } from "umzug";
 
 export type Dialect = "postgres" | "mariadb" | "mysql" | "sqlite";
@@ -105,4 +105,9 @@ export async function inTransaction<T>(sequelize: Sequelize, work: (t: Transacti
       await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
     }
   }
+}
+
+/** A `createdAt` condition for listings filtered by date: from (inclusive) to (exclusive). */
+export function createdBetween(from?: Date, to?: Date): WhereOperators {
+  return { ...(from && { [Op.gte]: from }), ...(to && { [Op.lt]: to }) };
 }

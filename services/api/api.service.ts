@@ -95,6 +95,8 @@ const ApiService: ServiceSchema<any> = {
         name: "webhooks",
         path: `${API_PREFIX}/payments/webhooks`,
         mappingPolicy: "restrict",
+        // Stripe sends no bearer token; one that is sent is checked like on every other route.
+        authentication: true,
         authorization: true,
         mergeParams: false,
         bodyParsers: { json: false, urlencoded: false, raw: { type: () => true, limit: "1mb" } },

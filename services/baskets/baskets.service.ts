@@ -8,6 +8,7 @@ import Redis from "ioredis";
 import { config } from "../../lib/config";
 import { registerHealthCheck, unregisterHealthCheck } from "../../lib/health";
 import type { ShopMeta } from "../../lib/http/access";
+import { noContent } from "../../lib/http/responses";
 import { applyChange, toBasketView, MAX_QUANTITY_PER_LINE, type CatalogEntry } from "./basket";
 import { MemoryBasketStore, RedisBasketStore, type BasketStore, type StoredBasket } from "./store";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
@@ -84,8 +85,7 @@ const BasketsService: ServiceSchema<any> = {
       summary: "Empty the caller's basket",
       async handler(ctx: Ctx) {
         await this.store.clear(ctx.meta.user!.id);
-        ctx.meta.$statusCode = 204;
-        return null;
+        return noContent(ctx);
       },
     },
 
@@ -106,8 +106,7 @@ const BasketsService: ServiceSchema<any> = {
       params: userIdParam,
       async handler(ctx: Ctx<{ userId: string }>) {
         await this.store.clear(ctx.params.userId);
-        ctx.meta.$statusCode = 204;
-        return null;
+        return noContent(ctx);
       },
     },
 

@@ -5,7 +5,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { Context, ServiceSchema } from "moleculer";
-import { Op, UniqueConstraintError, type Transaction } from "sequelize";
+import { UniqueConstraintError, type Transaction } from "sequelize";
 import { SqlDbMixin } from "../../mixins/sql-db.mixin";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
 import { inTransaction } from "../../lib/sql";
@@ -13,6 +13,8 @@ import { DomainError, notFound } from "../../lib/errors";
 import { envelope, type Envelope } from "../../lib/events/envelope";
 import { addToOutbox, integrationEventMigrations, processOnce, SqlDeadLetters, SqlOutbox } from "../../lib/events/stores";
 import type { ShopMeta } from "../../lib/http/access";
+import { created, replayed, requireIdempotencyKey } from "../../lib/http/responses";
+import { createdBetween } from "../../lib/sql";
 import { defineOrderModels, Order, OrderHistory, OrderLineRow } from "./order.model";
 import { orderMigrations } from "./migrations";
 import { assertMove, canMove, ORDER_STATUSES, type OrderStatus } from "./order-state";
@@ -20,7 +22,6 @@ import { priceLines, type CatalogProduct } from "./pricing";
 
 type Ctx<P = unknown> = Context<P, ShopMeta>;
 
-const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 const idParam = { id: { type: "uuid" } } as const;
 const pageParams = {
   limit: { type: "number", integer: true, min: 1, max: 100, optional: true, convert: true },
@@ -54,10 +55,7 @@ const OrdersService: ServiceSchema<any> = {
       params: { $$strict: true, note: { type: "string", max: 500, optional: true } },
       async handler(ctx: Ctx<{ note?: string }>) {
         const userId = ctx.meta.user!.id;
-        const key = ctx.meta.idempotencyKey;
-        if (!key || !IDEMPOTENCY_KEY.test(key)) {
-          throw new DomainError(400, "IDEMPOTENCY_KEY_REQUIRED", "An Idempotency-Key header (1-128 of A-Z a-z 0-9 . _ : -) is required");
-        }
+        const key = requireIdempotencyKey(ctx);
         const hash = requestHash(ctx.params);
         const earlier = await Order.findOne({ where: { userId, idempotencyKey: key }, raw: true });
         if (earlier) return this.replay(ctx, earlier, hash);
@@ -89,9 +87,7 @@ const OrdersService: ServiceSchema<any> = {
           throw err;
         }
         this.kickRelay();
-        ctx.meta.$statusCode = 201;
-        ctx.meta.$location = `/api/v1/orders/${orderId}`;
-        return this.view(orderId);
+        return created(ctx, `/api/v1/orders/${orderId}`, await this.view(orderId));
       },
     },
 
@@ -145,7 +141,7 @@ const OrdersService: ServiceSchema<any> = {
       handler(ctx: Ctx<{ limit?: number; offset?: number; status?: OrderStatus; userId?: string; from?: Date; to?: Date }>) {
         const where: any = {};
         if (ctx.params.userId) where.userId = ctx.params.userId;
-        if (ctx.params.from || ctx.params.to) where.createdAt = { ...(ctx.params.from && { [Op.gte]: ctx.params.from }), ...(ctx.params.to && { [Op.lt]: ctx.params.to }) };
+        if (ctx.params.from || ctx.params.to) where.createdAt = createdBetween(ctx.params.from, ctx.params.to);
         return this.page(where, ctx.params);
       },
     },
@@ -188,8 +184,7 @@ const OrdersService: ServiceSchema<any> = {
       if (order.requestHash !== hash) {
         throw new DomainError(422, "IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different request", { orderId: order.id });
       }
-      ctx.meta.$responseHeaders = { ...ctx.meta.$responseHeaders, "Idempotent-Replayed": "true" };
-      return this.view(order.id);
+      return replayed(ctx, await this.view(order.id));
     },
 
     /** The order if it is the caller's; someone else's reads as not found (no probing). */

@@ -10,11 +10,12 @@ import { Op, UniqueConstraintError, fn, col, literal, type Transaction } from "s
 import { SqlDbMixin } from "../../mixins/sql-db.mixin";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
 import { config } from "../../lib/config";
-import { inTransaction } from "../../lib/sql";
+import { createdBetween, inTransaction } from "../../lib/sql";
 import { DomainError, notFound } from "../../lib/errors";
 import { envelope, type Envelope } from "../../lib/events/envelope";
 import { addToOutbox, integrationEventMigrations, SqlDeadLetters, SqlOutbox } from "../../lib/events/stores";
 import type { ShopMeta } from "../../lib/http/access";
+import { created, noContent, replayed, requireIdempotencyKey } from "../../lib/http/responses";
 import { definePaymentModels, Payment, PaymentMethod, Refund } from "./payment.model";
 import { paymentMigrations } from "./migrations";
 import { PAYMENT_STATUSES, sourcesOf, type PaymentStatus } from "./payment-state";
@@ -23,7 +24,6 @@ import { SimulatedProvider, StripeProvider, verifyStripeWebhook } from "./provid
 type Ctx<P = unknown> = Context<P, ShopMeta>;
 
 const cfg = config();
-const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 const idParam = { id: { type: "uuid" } } as const;
 const listParams = {
   limit: { type: "number", integer: true, min: 1, max: 100, optional: true, convert: true },
@@ -53,10 +53,7 @@ const PaymentsService: ServiceSchema<any> = {
       params: { $$strict: true, orderId: { type: "uuid" } },
       async handler(ctx: Ctx<{ orderId: string }>) {
         const userId = ctx.meta.user!.id;
-        const key = ctx.meta.idempotencyKey;
-        if (!key || !IDEMPOTENCY_KEY.test(key)) {
-          throw new DomainError(400, "IDEMPOTENCY_KEY_REQUIRED", "An Idempotency-Key header (1-128 of A-Z a-z 0-9 . _ : -) is required");
-        }
+        const key = requireIdempotencyKey(ctx);
         const earlier = await Payment.findOne({ where: { userId, idempotencyKey: key }, raw: true });
         if (earlier) return this.replay(ctx, earlier);
         const order: any = await ctx.call("orders.forPayment", { orderId: ctx.params.orderId, userId });
@@ -65,9 +62,7 @@ const PaymentsService: ServiceSchema<any> = {
           const payment = await Payment.create({
             id: randomUUID(), orderId: order.id, userId, amount: order.total, currency: order.currency, status: "pending", provider: this.provider.name, idempotencyKey: key,
           });
-          ctx.meta.$statusCode = 201;
-          ctx.meta.$location = `/api/v1/payments/${payment.id}`;
-          return this.view(payment.get({ plain: true }));
+          return created(ctx, `/api/v1/payments/${payment.id}`, this.view(payment.get({ plain: true })));
         } catch (err) {
           if (!(err instanceof UniqueConstraintError)) throw err;
           // The same key at the same time: the first request's payment. Another key: the order has one.
@@ -259,9 +254,7 @@ const PaymentsService: ServiceSchema<any> = {
           if (ctx.params.makeDefault && !first) await PaymentMethod.update({ isDefault: false }, { where: { userId }, transaction });
           await PaymentMethod.create({ id, userId, providerToken: ctx.params.token, ...card, isDefault: first || !!ctx.params.makeDefault }, { transaction });
         });
-        ctx.meta.$statusCode = 201;
-        ctx.meta.$location = "/api/v1/payment-methods";
-        return this.methodView((await PaymentMethod.findByPk(id, { raw: true }))!);
+        return created(ctx, "/api/v1/payment-methods", this.methodView((await PaymentMethod.findByPk(id, { raw: true }))!));
       },
     },
 
@@ -273,8 +266,7 @@ const PaymentsService: ServiceSchema<any> = {
       async handler(ctx: Ctx<{ id: string }>) {
         const removed = await PaymentMethod.destroy({ where: { id: ctx.params.id, userId: ctx.meta.user!.id } });
         if (removed === 0) throw notFound("payment method", { id: ctx.params.id });
-        ctx.meta.$statusCode = 204;
-        return null;
+        return noContent(ctx);
       },
     },
 
@@ -333,8 +325,7 @@ const PaymentsService: ServiceSchema<any> = {
       if (payment.orderId !== (ctx.params as any).orderId) {
         throw new DomainError(422, "IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different request", { paymentId: payment.id });
       }
-      ctx.meta.$responseHeaders = { ...ctx.meta.$responseHeaders, "Idempotent-Replayed": "true" };
-      return this.view(payment);
+      return replayed(ctx, this.view(payment));
     },
 
     /** The payment if it is the caller's; someone else's reads as not found. */
@@ -413,7 +404,7 @@ const PaymentsService: ServiceSchema<any> = {
       const offset = params.offset ?? 0;
       const conditions: any = { ...where };
       if (params.status) conditions.status = params.status;
-      if (params.from || params.to) conditions.createdAt = { ...(params.from && { [Op.gte]: params.from }), ...(params.to && { [Op.lt]: params.to }) };
+      if (params.from || params.to) conditions.createdAt = createdBetween(params.from, params.to);
       const { rows, count } = await Payment.findAndCountAll({ where: conditions, order: [["createdAt", "DESC"], ["id", "ASC"]], limit, offset, raw: true });
       return { items: rows.map((p) => this.view(p)), total: count, limit, offset };
     },

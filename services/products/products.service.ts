@@ -11,6 +11,7 @@ import { addToOutbox, integrationEventMigrations, processOnce, SqlDeadLetters, S
 import { config } from "../../lib/config";
 import { DomainError, notFound } from "../../lib/errors";
 import type { ShopMeta } from "../../lib/http/access";
+import { created, noContent } from "../../lib/http/responses";
 import { defineProductModels, Product } from "./product.model";
 import { productMigrations } from "./migrations";
 import { Inventory } from "./inventory";
@@ -46,10 +47,6 @@ const idParam = { id: { type: "number", integer: true, positive: true, convert: 
 const pageParams = { limit: listParams.limit, offset: listParams.offset } as const;
 const LIST_CACHE_KEYS = ["limit", "offset", "category", "minPrice", "maxPrice", "q", "sort"];
 const orderIdParam = { orderId: { type: "string", min: 1, max: 64 } } as const;
-const created = (ctx: Context<unknown, ShopMeta>, location: string) => {
-  ctx.meta.$statusCode = 201;
-  ctx.meta.$location = location;
-};
 
 /** Editable fields of a product; `stock` has its own endpoint so reservations are respected. */
 const { stock: stockField, ...editableFields } = productFields;
@@ -227,8 +224,7 @@ const ProductsService: ServiceSchema<any> = {
       async handler(ctx: Context<Record<string, any>, ShopMeta>) {
         const product = await this.saving(() => Product.create({ ...(ctx.params as any), currency: ctx.params.currency ?? "USD" }));
         await this.clearCache();
-        created(ctx, `/api/v1/products/${product.id}`);
-        return toView(product.get({ plain: true }) as ProductRecord);
+        return created(ctx, `/api/v1/products/${product.id}`, toView(product.get({ plain: true }) as ProductRecord));
       },
     },
 
@@ -274,8 +270,7 @@ const ProductsService: ServiceSchema<any> = {
           throw err;
         }
         await this.clearCache();
-        ctx.meta.$statusCode = 204;
-        return null;
+        return noContent(ctx);
       },
     },
 

@@ -9,6 +9,7 @@ import { config } from "../../lib/config";
 import { DomainError, notFound } from "../../lib/errors";
 import { resolveJwtSecret, TokenService } from "../../lib/auth/tokens";
 import type { ShopMeta } from "../../lib/http/access";
+import { created, noContent } from "../../lib/http/responses";
 import { defineUserModels, User } from "./user.model";
 import { userMigrations } from "./migrations";
 import { Sessions } from "./sessions";
@@ -41,9 +42,7 @@ const UsersService: ServiceSchema<any> = {
         const email = normalizeEmail(ctx.params.email);
         checkPassword(ctx.params.password, email);
         const user = await this.createUser({ ...ctx.params, email }, "user");
-        ctx.meta.$statusCode = 201;
-        ctx.meta.$location = "/api/v1/users/profile";
-        return toUserView(user);
+        return created(ctx, "/api/v1/users/profile", toUserView(user));
       },
     },
 
@@ -84,8 +83,7 @@ const UsersService: ServiceSchema<any> = {
       async handler(ctx: Ctx<{ refreshToken: string }>) {
         // Only the token's owner may end its session; anyone else's token is ignored, not revealed.
         if ((await this.sessions.ownerOf(ctx.params.refreshToken)) === ctx.meta.user!.id) await this.sessions.end(ctx.params.refreshToken);
-        ctx.meta.$statusCode = 204;
-        return null;
+        return noContent(ctx);
       },
     },
 
@@ -195,8 +193,7 @@ const UsersService: ServiceSchema<any> = {
         const deleted = await User.destroy({ where: { id: ctx.params.id } });
         if (deleted === 0) throw notFound("user", { id: ctx.params.id });
         await this.sessions.endAll(ctx.params.id);
-        ctx.meta.$statusCode = 204;
-        return null;
+        return noContent(ctx);
       },
     },
 

@@ -23,7 +23,7 @@ beforeAll(async () => {
     JWT_SECRET: "multinode-secret".padEnd(40, "x"),
     DATA_DIR: dataDir,
   };
-  productsNode = startTs("shop.ts", { ...common, SERVICES: "users,products,baskets", NODE_ID: "products-node" });
+  productsNode = startTs("shop.ts", { ...common, SERVICES: "users,products,baskets,orders,payments,notifications", NODE_ID: "products-node" });
   gateway = startTs("shop.ts", { ...common, SERVICES: "api", NODE_ID: "gateway-node", PORT: String(PORT) });
   try {
     await waitFor(async () => (await fetch(`${base}/health/ready`)).status === 200, 30_000, "the gateway to see the products node");
@@ -61,7 +61,7 @@ it("answers 503 from readiness when the products node goes away", async () => {
   await productsNode.stop();
   await waitFor(async () => (await fetch(`${base}/health/ready`)).status === 503, 20_000, "readiness to notice the missing node");
   const detailed: any = await (await fetch(`${base}/health/detailed`)).json();
-  expect(detailed.services.missing).toEqual(["users", "products", "baskets"]);
+  expect(detailed.services.missing).toEqual(["users", "products", "baskets", "orders", "payments", "notifications"]);
   // A read nobody made before cannot be answered; the gateway's micro-cache may still serve
   // /products/1 for its few seconds of TTL.
   const res = await fetch(`${base}/api/v1/products/2`);

@@ -5,37 +5,24 @@
  */
 import { Kafka, logLevel } from "kafkajs";
 import { randomUUID } from "node:crypto";
-import { startShop, http, type RunningShop } from "../support/shop";
-import { freshDatabase, type TestDatabase } from "../support/databases";
+import { startShopOnRealStack, http } from "../support/shop";
 import { stack, uniqueName } from "../support/stack";
 import { waitFor } from "../support/processes";
 import { envelope } from "../../lib/events/envelope";
 
 const prefix = `${uniqueName("kt")}.`;
-let shop: RunningShop;
+let shop: Awaited<ReturnType<typeof startShopOnRealStack>>;
 let admin: string;
-let databases: TestDatabase[] = [];
 const kafka = new Kafka({ clientId: "kafka-flow-test", brokers: stack.kafkaBrokers(), logLevel: logLevel.NOTHING });
 const producer = kafka.producer();
 const api = (path: string) => `${shop.url}/api/v1${path}`;
 const until = (what: string, probe: () => Promise<boolean>) => waitFor(probe, 30_000, what);
 
 beforeAll(async () => {
-  const [users, products, orders, notifications] = await Promise.all(["postgres", "postgres", "postgres", "postgres"].map((k) => freshDatabase(k as "postgres")));
-  const payments = await freshDatabase("mariadb");
-  databases = [users, products, orders, notifications, payments];
-  shop = await startShop({
-    NAMESPACE: uniqueName("kflow"),
-    KAFKA_BROKERS: stack.kafkaBrokers().join(","),
+  shop = await startShopOnRealStack(stack.kafkaBrokers().join(","), {
     KAFKA_TOPIC_PREFIX: prefix,
     KAFKA_MAX_ATTEMPTS: "3",
     KAFKA_RETRY_BASE_MS: "50",
-    REDIS_URL: stack.redisUrl(),
-    USERS_DB_URL: users.url,
-    PRODUCTS_DB_URL: products.url,
-    ORDERS_DB_URL: orders.url,
-    PAYMENTS_DB_URL: payments.url,
-    NOTIFICATIONS_DB_URL: notifications.url,
     ADMIN_EMAIL: "admin@kafka.test",
     ADMIN_PASSWORD: "admin password 1",
   });
@@ -47,7 +34,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await producer.disconnect();
   await shop?.stop();
-  await Promise.all(databases.map((d) => d.drop()));
+  await shop?.drop();
 });
 
 async function paidOrder(n: number): Promise<{ token: string; orderId: string }> {

@@ -7,9 +7,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startShop, http, type RunningShop } from "../support/shop";
-import { freshDatabase, type TestDatabase } from "../support/databases";
-import { stack, uniqueName } from "../support/stack";
+import { startShopOnRealStack, http } from "../support/shop";
 import { ROOT, waitFor } from "../support/processes";
 
 const KAFKA_PORT = 19092 + (process.pid % 50) * 2;
@@ -17,26 +15,15 @@ const kafkaDir = fs.mkdtempSync(path.join(os.tmpdir(), "shop-kafka-"));
 const kafkaEnv = { ...process.env, STACK_DIR: kafkaDir, STACK_KAFKA_PORT: String(KAFKA_PORT), STACK_KAFKA_CONTROLLER_PORT: String(KAFKA_PORT + 1) };
 const kafka = (command: "kafka-up" | "kafka-down") => execFileSync("bash", [path.join(ROOT, "scripts/stack.sh"), command], { env: kafkaEnv, stdio: "pipe", timeout: 120_000 });
 
-let shop: RunningShop;
+let shop: Awaited<ReturnType<typeof startShopOnRealStack>>;
 let admin: string;
-let databases: TestDatabase[] = [];
 const api = (p: string) => `${shop.url}/api/v1${p}`;
 const CHECKOUTS = 50;
 
 beforeAll(async () => {
   kafka("kafka-up");
-  databases = await Promise.all([freshDatabase("postgres"), freshDatabase("postgres"), freshDatabase("postgres"), freshDatabase("mariadb"), freshDatabase("postgres")]);
-  const [users, products, orders, payments, notifications] = databases;
-  shop = await startShop({
-    NAMESPACE: uniqueName("outage"),
-    KAFKA_BROKERS: `127.0.0.1:${KAFKA_PORT}`,
+  shop = await startShopOnRealStack(`127.0.0.1:${KAFKA_PORT}`, {
     OUTBOX_RELAY_INTERVAL_MS: "100",
-    REDIS_URL: stack.redisUrl(),
-    USERS_DB_URL: users.url,
-    PRODUCTS_DB_URL: products.url,
-    ORDERS_DB_URL: orders.url,
-    PAYMENTS_DB_URL: payments.url,
-    NOTIFICATIONS_DB_URL: notifications.url,
     ADMIN_EMAIL: "admin@outage.test",
     ADMIN_PASSWORD: "admin password 1",
   });
@@ -47,7 +34,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await shop?.stop();
   kafka("kafka-down");
-  await Promise.all(databases.map((d) => d.drop()));
+  await shop?.drop();
   fs.rmSync(kafkaDir, { recursive: true, force: true });
 }, 60_000);
 
