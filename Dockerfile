@@ -5,8 +5,7 @@ WORKDIR /app
 # sqlite3 builds from source when no prebuilt binary matches.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-# `npm install` honours the lockfile; `npm ci` trips over npm/cli#4828 (see .ci/run).
-RUN npm install --no-audit --no-fund
+RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json moleculer.config.ts shop.ts ./
 COPY lib ./lib
 COPY mixins ./mixins

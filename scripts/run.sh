@@ -11,9 +11,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/ensure-node.sh
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "[run] installing dependencies" >&2
-  # Not `npm ci`: see .ci/run (npm omits other platforms' optional bindings from the lockfile).
-  npm_config_nodedir="$SHOP_NODE_DIR" npm install --no-audit --no-fund >&2
+  echo "[run] installing dependencies (npm ci)" >&2
+  npm_config_nodedir="$SHOP_NODE_DIR" npm ci --no-audit --no-fund >&2
 fi
 
 script="${1:-start}"
