@@ -96,13 +96,13 @@ function oneAtATime<T>(sequelize: Sequelize, work: () => Promise<T>): Promise<T>
 }
 
 /** Runs `work` in a transaction, retrying it (with jittered back-off) when it failed transiently. */
-export async function inTransaction<T>(sequelize: Sequelize, work: (t: Transaction) => Promise<T>, attempts = 8): Promise<T> {
+export async function inTransaction<T>(sequelize: Sequelize, work: (t: Transaction) => Promise<T>, attempts = 12): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await oneAtATime(sequelize, () => sequelize.transaction((t) => work(t)));
     } catch (err) {
       if (attempt >= attempts || !isTransient(err)) throw err;
-      await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(500, 25 * attempt)));
     }
   }
 }

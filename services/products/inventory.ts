@@ -18,11 +18,15 @@ const units = (n: number): number => {
   return n;
 };
 
+/** Told of every stock movement inside its transaction (the products service writes its outbox there). */
+export type StockMoved = (transaction: Transaction, type: "stock.reserved" | "stock.released" | "stock.updated", orderId: string, lines: StockLine[]) => Promise<void>;
+
 export class Inventory {
   constructor(
     private readonly sequelize: Sequelize,
     private readonly reservationTtlMs: number,
     private readonly now: () => Date = () => new Date(),
+    private readonly moved: StockMoved = async () => undefined,
   ) {}
 
   /** Reserves every line or none. Idempotent per order: a repeat returns the first reservation. */
@@ -50,6 +54,7 @@ export class Inventory {
           wanted.map((l) => ({ orderId, productId: l.productId, quantity: l.quantity, status: "active" as const, expiresAt })),
           { transaction },
         );
+        await this.moved(transaction, "stock.reserved", orderId, wanted);
         return { orderId, status: "active", expiresAt: expiresAt.toISOString(), lines: wanted };
       });
     } catch (err) {
@@ -72,12 +77,15 @@ export class Inventory {
   /** Puts sold units back on the shelf (a fully refunded order whose goods return). Once per order. */
   async restock(orderId: string, transaction: Transaction): Promise<StockLine[]> {
     const rows = await StockReservation.findAll({ where: { orderId, status: "committed" }, transaction, raw: true });
+    await this.lockProducts(rows.map((r) => r.productId), transaction);
     for (const row of [...rows].sort((a, b) => a.productId - b.productId)) {
       const [moved] = await StockReservation.update({ status: "restocked" as any }, { where: { id: row.id, status: "committed" }, transaction });
       if (moved === 0) throw new ConcurrentChangeError();
       await Product.update({ stock: literal(`stock + ${units(row.quantity)}`) } as any, { where: { id: row.productId }, transaction });
     }
-    return rows.map((r) => ({ productId: r.productId, quantity: r.quantity }));
+    const lines = rows.map((r) => ({ productId: r.productId, quantity: r.quantity }));
+    if (lines.length) await this.moved(transaction, "stock.updated", orderId, lines);
+    return lines;
   }
 
   /** Releases reservations past their expiry; returns the orders released. */
@@ -127,14 +135,25 @@ export class Inventory {
       if (current.status !== "active") {
         throw new DomainError(409, `RESERVATION_${current.status.toUpperCase()}`, `The reservation is already ${current.status}`, { orderId });
       }
+      await this.lockProducts(rows.map((r) => r.productId), transaction);
       for (const row of [...rows].sort((a, b) => a.productId - b.productId)) {
         const [moved] = await StockReservation.update({ status: to }, { where: { id: row.id, status: "active" }, transaction });
         // Another transaction settled it between our read and this update: start again from its result.
         if (moved === 0) throw new ConcurrentChangeError();
         await Product.update(counters(units(row.quantity)) as any, { where: { id: row.productId }, transaction });
       }
+      await this.moved(transaction, to === "committed" ? "stock.updated" : "stock.released", orderId, current.lines);
       return { ...current, status: to };
     });
+  }
+
+  /**
+   * Every transaction here takes its product rows first, in id order (reserve does so with its
+   * conditional updates), then reservation rows: one lock order, so no two of them deadlock.
+   */
+  private async lockProducts(productIds: number[], transaction: Transaction): Promise<void> {
+    if (productIds.length === 0) return;
+    await Product.findAll({ attributes: ["id"], where: { id: productIds }, order: [["id", "ASC"]], lock: true, transaction, raw: true });
   }
 
   private rowsOf(orderId: string, transaction?: Transaction) {

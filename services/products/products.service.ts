@@ -312,7 +312,7 @@ const ProductsService: ServiceSchema<any> = {
       retryPolicy: { enabled: true }, // idempotent per orderId
       async handler(ctx: Context<{ orderId: string; lines: StockLine[] }>) {
         const reservation = await this.inventory.reserve(ctx.params.orderId, ctx.params.lines);
-        await this.clearCache();
+        await this.stockChanged();
         return reservation;
       },
     },
@@ -322,7 +322,7 @@ const ProductsService: ServiceSchema<any> = {
       retryPolicy: { enabled: true },
       async handler(ctx: Context<{ orderId: string }>) {
         const reservation = await this.inventory.commit(ctx.params.orderId);
-        await this.clearCache();
+        await this.stockChanged();
         return reservation;
       },
     },
@@ -332,7 +332,7 @@ const ProductsService: ServiceSchema<any> = {
       retryPolicy: { enabled: true },
       async handler(ctx: Context<{ orderId: string }>) {
         const reservation = await this.inventory.release(ctx.params.orderId);
-        await this.clearCache();
+        await this.stockChanged();
         return reservation;
       },
     },
@@ -386,50 +386,49 @@ const ProductsService: ServiceSchema<any> = {
       }
     },
 
-    /** Applies an event's stock movement once, with the stock event it causes, in one transaction. */
-    async moveStock(event: Envelope, move: (transaction: any) => Promise<{ type: string; lines: StockLine[] } | null>) {
-      const orderId = String(event.data.orderId);
-      const outcome = await processOnce(this.sequelize, "products", event.id, async (transaction) => {
-        const result = await move(transaction);
-        if (result && result.lines.length) {
-          await addToOutbox(this.sequelize, envelope("products", result.type, orderId, { orderId, reason: event.type, lines: result.lines }), transaction);
-        }
-      });
-      if (outcome === "applied") {
-        await this.clearCache();
-        this.kickRelay();
-      }
+    /** Applies an event's stock movement once (the inventory writes the stock event it causes). */
+    async moveStock(event: Envelope, move: (transaction: any) => Promise<unknown>) {
+      if ((await processOnce(this.sequelize, "products", event.id, async (t) => void (await move(t)))) === "applied") await this.stockChanged();
     },
 
     onPaymentCompleted(event: Envelope) {
-      return this.moveStock(event, async (t: any) => ({ type: "stock.updated", lines: (await this.inventory.commit(String(event.data.orderId), t)).lines }));
+      return this.moveStock(event, (t: any) => this.inventory.commit(String(event.data.orderId), t));
     },
 
     onPaymentFailed(event: Envelope) {
-      return this.moveStock(event, async (t: any) => ({ type: "stock.released", lines: (await this.inventory.release(String(event.data.orderId), t)).lines }));
+      return this.moveStock(event, (t: any) => this.inventory.release(String(event.data.orderId), t));
     },
 
     onOrderCancelled(event: Envelope) {
-      return this.moveStock(event, async (t: any) => ({ type: "stock.released", lines: (await this.inventory.release(String(event.data.orderId), t)).lines }));
+      return this.moveStock(event, (t: any) => this.inventory.release(String(event.data.orderId), t));
     },
 
     /** A full refund puts the goods back on the shelf when RESTOCK_ON_REFUND is on. */
     onPaymentRefunded(event: Envelope) {
-      if (!event.data.fullyRefunded || !cfg.products.restockOnRefund) return this.moveStock(event, async () => null);
-      return this.moveStock(event, async (t: any) => ({ type: "stock.updated", lines: await this.inventory.restock(String(event.data.orderId), t) }));
+      const restock = event.data.fullyRefunded && cfg.products.restockOnRefund;
+      return this.moveStock(event, async (t: any) => (restock ? this.inventory.restock(String(event.data.orderId), t) : undefined));
+    },
+
+    /** After any stock movement: cached reads are stale, and a stock event waits in the outbox. */
+    async stockChanged() {
+      await this.clearCache();
+      this.kickRelay();
     },
 
     async sweepExpiredReservations() {
       const released: string[] = await this.inventory.releaseExpired();
       if (released.length) {
         this.logger.info(`Released ${released.length} expired reservation(s): ${released.join(", ")}`);
-        await this.clearCache();
+        await this.stockChanged();
       }
     },
   },
 
   created() {
-    this.inventory = new Inventory(this.sequelize, cfg.products.reservationTtlSeconds * 1000);
+    // Every stock movement goes out as a stock event from its own transaction.
+    this.inventory = new Inventory(this.sequelize, cfg.products.reservationTtlSeconds * 1000, undefined, (transaction, type, orderId, lines) =>
+      addToOutbox(this.sequelize, envelope("products", type, orderId, { orderId, lines }), transaction),
+    );
     this.outbox = new SqlOutbox(this.sequelize, "products");
     this.deadLetters = new SqlDeadLetters(this.sequelize);
   },

@@ -160,6 +160,10 @@ export function productSuite(kind: SqlKind): void {
       expect((await call("commitReservation", { orderId: "order-1" })).status).toBe("committed");
       expect(await call("get", { id: ids["MUG-RED"] })).toMatchObject({ stock: 1, available: 1 });
       expect(await failure(call("releaseReservation", { orderId: "order-1" }))).toMatchObject({ code: 409, type: "RESERVATION_COMMITTED" });
+      // Each movement wrote its stock event in its own transaction, once.
+      const service: any = broker.getLocalService("products");
+      const rows = await service.sequelize.query("SELECT type FROM outbox WHERE message_key = 'order-1' ORDER BY seq", { type: "SELECT" });
+      expect(rows.map((r: any) => r.type)).toEqual(["stock.reserved", "stock.updated"]);
     });
 
     it("releases: stock comes back, and a released reservation cannot be committed", async () => {
