@@ -52,8 +52,30 @@ export async function openDatabase(sequelize: Sequelize): Promise<void> {
   if (sequelize.getDialect() === "sqlite") await sequelize.query("PRAGMA journal_mode=WAL");
 }
 
-/** Applies the pending migrations, recording them in `<table>` (one table per service). */
+/**
+ * Applies the pending migrations, recording them in `<table>` (one table per service). Several nodes
+ * of one service may start at once: a database lock, held by a transaction for the whole run, lets
+ * one of them migrate while the others wait and then find nothing left to apply.
+ */
 export async function migrate(sequelize: Sequelize, migrations: Migration[], table: string): Promise<string[]> {
+  const dialect = sequelize.getDialect();
+  if (dialect === "sqlite") return runMigrations(sequelize, migrations, table); // one process owns the file
+  return sequelize.transaction(async (transaction) => {
+    const lock = `migrations:${table}`;
+    if (dialect === "postgres") {
+      await sequelize.query("SELECT pg_advisory_xact_lock(hashtext(?))", { replacements: [lock], transaction });
+      return runMigrations(sequelize, migrations, table); // released when the transaction ends
+    }
+    await sequelize.query("SELECT GET_LOCK(?, 120)", { replacements: [lock], transaction });
+    try {
+      return await runMigrations(sequelize, migrations, table);
+    } finally {
+      await sequelize.query("SELECT RELEASE_LOCK(?)", { replacements: [lock], transaction });
+    }
+  });
+}
+
+async function runMigrations(sequelize: Sequelize, migrations: Migration[], table: string): Promise<string[]> {
   const umzug = new Umzug({
     migrations: migrations.map((m) => ({
       name: m.name,

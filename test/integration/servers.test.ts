@@ -41,6 +41,31 @@ describe.each(SQL_TARGETS)("SQL round trip on %s", (_name, url) => {
   });
 });
 
+describe.each(SQL_TARGETS.filter(([name]) => name !== "sqlite"))("migrations on %s", (_name, url) => {
+  it("run once when three nodes of a service start at the same moment", async () => {
+    const table = uniqueName("race");
+    const nodes = [createSequelize(url()), createSequelize(url()), createSequelize(url())];
+    const slowMigration = [
+      {
+        name: "001-slow",
+        up: async (qi: any) => {
+          await new Promise((r) => setTimeout(r, 300)); // long enough for the others to arrive
+          await qi.createTable(table, { id: { type: DataTypes.INTEGER, primaryKey: true } });
+        },
+        down: (qi: any) => qi.dropTable(table),
+      },
+    ];
+    try {
+      const applied = await Promise.all(nodes.map((s) => migrate(s, slowMigration, `${table}_migrations`)));
+      expect(applied.map((a) => a.length).sort()).toEqual([0, 0, 1]);
+    } finally {
+      await nodes[0].getQueryInterface().dropTable(table);
+      await nodes[0].getQueryInterface().dropTable(`${table}_migrations`);
+      await Promise.all(nodes.map((s) => s.close()));
+    }
+  });
+});
+
 describe("Redis", () => {
   it("sets with a TTL and reads back", async () => {
     const redis = new Redis(stack.redisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
