@@ -4,7 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { Op, Sequelize, type QueryInterface, type Options, type Transaction, type WhereOperators } from "sequelize";
+import { Op, Sequelize, type QueryInterface, type Options, type Transaction, type WhereOperators, type ModelStatic, type Model, type WhereOptions } from "sequelize";
 import { Umzug, SequelizeStorage } from "umzug";
 
 export type Dialect = "postgres" | "mariadb" | "mysql" | "sqlite";
@@ -132,4 +132,31 @@ export async function inTransaction<T>(sequelize: Sequelize, work: (t: Transacti
 /** A `createdAt` condition for listings filtered by date: from (inclusive) to (exclusive). */
 export function createdBetween(from?: Date, to?: Date): WhereOperators {
   return { ...(from && { [Op.gte]: from }), ...(to && { [Op.lt]: to }) };
+}
+
+/**
+ * A LIKE pattern matching `text` anywhere, case-insensitively (the column is lowered), with `%` and
+ * `_` in the input matched literally. The escape character is `!`, which means the same in a string
+ * literal on PostgreSQL, MariaDB and SQLite (a backslash does not).
+ */
+export function containsPattern(text: string): string {
+  return `%${text.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
+}
+
+/** `column` contains `text`, whatever the case, on every dialect. */
+export function containsIgnoringCase(sequelize: Sequelize, column: string, text: string): WhereOptions {
+  return Sequelize.where(Sequelize.fn("LOWER", Sequelize.col(column)), Op.like, Sequelize.literal(`${sequelize.escape(containsPattern(text))} ESCAPE '!'`));
+}
+
+/** One page of rows, newest first (ties by id), as `{items, total, limit, offset}`. */
+export async function newestFirst<R, V>(
+  model: ModelStatic<Model>,
+  where: WhereOptions,
+  page: { limit?: number; offset?: number },
+  view: (row: R) => V,
+): Promise<{ items: V[]; total: number; limit: number; offset: number }> {
+  const limit = page.limit ?? 20;
+  const offset = page.offset ?? 0;
+  const { rows, count } = await model.findAndCountAll({ where, order: [["createdAt", "DESC"], ["id", "ASC"]], limit, offset, raw: true });
+  return { items: (rows as unknown as R[]).map(view), total: count, limit, offset };
 }

@@ -14,7 +14,7 @@ import { envelope, type Envelope } from "../../lib/events/envelope";
 import { addToOutbox, integrationEventMigrations, processOnce, SqlDeadLetters, SqlOutbox } from "../../lib/events/stores";
 import type { ShopMeta } from "../../lib/http/access";
 import { created, replayed, requireIdempotencyKey } from "../../lib/http/responses";
-import { createdBetween } from "../../lib/sql";
+import { createdBetween, newestFirst } from "../../lib/sql";
 import { defineOrderModels, Order, OrderHistory, OrderLineRow } from "./order.model";
 import { orderMigrations } from "./migrations";
 import { assertMove, canMove, ORDER_STATUSES, type OrderStatus } from "./order-state";
@@ -236,17 +236,8 @@ const OrdersService: ServiceSchema<any> = {
       );
     },
 
-    async page(where: Record<string, unknown>, params: { limit?: number; offset?: number; status?: OrderStatus }) {
-      const limit = params.limit ?? 20;
-      const offset = params.offset ?? 0;
-      const { rows, count } = await Order.findAndCountAll({
-        where: { ...where, ...(params.status && { status: params.status }) },
-        order: [["createdAt", "DESC"], ["id", "ASC"]],
-        limit,
-        offset,
-        raw: true,
-      });
-      return { items: rows.map((o) => this.summary(o)), total: count, limit, offset };
+    page(where: Record<string, unknown>, params: { limit?: number; offset?: number; status?: OrderStatus }) {
+      return newestFirst(Order, { ...where, ...(params.status && { status: params.status }) }, params, (o) => this.summary(o));
     },
 
     summary(o: any) {

@@ -10,7 +10,7 @@ import { Op, UniqueConstraintError, fn, col, literal, type Transaction } from "s
 import { SqlDbMixin } from "../../mixins/sql-db.mixin";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
 import { config } from "../../lib/config";
-import { createdBetween, inTransaction } from "../../lib/sql";
+import { createdBetween, inTransaction, newestFirst } from "../../lib/sql";
 import { DomainError, notFound } from "../../lib/errors";
 import { envelope, type Envelope } from "../../lib/events/envelope";
 import { addToOutbox, integrationEventMigrations, SqlDeadLetters, SqlOutbox } from "../../lib/events/stores";
@@ -399,14 +399,11 @@ const PaymentsService: ServiceSchema<any> = {
       if (payment) await this.settle(payment.id, "cancelled", "order cancelled", "order_cancelled");
     },
 
-    async page(where: Record<string, unknown>, params: ListParams) {
-      const limit = params.limit ?? 20;
-      const offset = params.offset ?? 0;
+    page(where: Record<string, unknown>, params: ListParams) {
       const conditions: any = { ...where };
       if (params.status) conditions.status = params.status;
       if (params.from || params.to) conditions.createdAt = createdBetween(params.from, params.to);
-      const { rows, count } = await Payment.findAndCountAll({ where: conditions, order: [["createdAt", "DESC"], ["id", "ASC"]], limit, offset, raw: true });
-      return { items: rows.map((p) => this.view(p)), total: count, limit, offset };
+      return newestFirst(Payment, conditions, params, (p) => this.view(p));
     },
 
     view(p: any) {

@@ -25,16 +25,6 @@ export function parseSort(sort: string | undefined): SortOrder[] {
 
 export const SORT_VALUES = SORT_FIELDS.flatMap((f) => [f, `-${f}`]);
 
-/**
- * A LIKE pattern matching `text` anywhere, case-insensitively (the caller lowers the column),
- * with `%` and `_` in the input matched literally. The escape character is `!`, which means the
- * same in a string literal on PostgreSQL, MariaDB and SQLite (a backslash does not).
- */
-export function containsPattern(text: string): string {
-  return `%${text.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
-}
-export const LIKE_ESCAPE = "!";
-
 export interface ProductRecord {
   id: number;
   sku: string;

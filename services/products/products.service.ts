@@ -3,8 +3,9 @@
  * the cache on every node. Reservations for checkout are actions for other services only.
  */
 import type { Context, ServiceSchema } from "moleculer";
-import { Op, fn, col, where, literal, UniqueConstraintError, ForeignKeyConstraintError, type WhereOptions, type Sequelize } from "sequelize";
+import { Op, fn, col, literal, UniqueConstraintError, ForeignKeyConstraintError, type WhereOptions, type Sequelize } from "sequelize";
 import { SqlDbMixin } from "../../mixins/sql-db.mixin";
+import { containsIgnoringCase } from "../../lib/sql";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
 import { envelope, type Envelope } from "../../lib/events/envelope";
 import { addToOutbox, integrationEventMigrations, processOnce, SqlDeadLetters, SqlOutbox } from "../../lib/events/stores";
@@ -17,9 +18,7 @@ import { productMigrations } from "./migrations";
 import { Inventory } from "./inventory";
 import type { StockLine } from "./stock";
 import {
-  containsPattern,
   DEFAULT_PAGE_SIZE,
-  LIKE_ESCAPE,
   listParams,
   LOW_STOCK_THRESHOLD,
   parseSort,
@@ -348,11 +347,7 @@ const ProductsService: ServiceSchema<any> = {
       if (params.category) conditions.push({ category: params.category });
       if (params.minPrice !== undefined) conditions.push({ price: { [Op.gte]: params.minPrice } });
       if (params.maxPrice !== undefined) conditions.push({ price: { [Op.lte]: params.maxPrice } });
-      if (params.q) {
-        const sequelize = this.sequelize as Sequelize;
-        const pattern = literal(`${sequelize.escape(containsPattern(params.q))} ESCAPE '${LIKE_ESCAPE}'`);
-        conditions.push(where(fn("LOWER", col("name")), Op.like, pattern));
-      }
+      if (params.q) conditions.push(containsIgnoringCase(this.sequelize, "name", params.q));
       const { rows, count } = await Product.findAndCountAll({
         where: { [Op.and]: conditions },
         order: parseSort(params.sort).map((s) => [s.field, s.direction]),

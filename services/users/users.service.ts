@@ -3,8 +3,9 @@
  * tokens are opaque, single use and rotated (sessions.ts). Identity always comes from the token.
  */
 import type { Context, ServiceSchema } from "moleculer";
-import { Op, UniqueConstraintError, type Sequelize } from "sequelize";
+import { Op, UniqueConstraintError } from "sequelize";
 import { SqlDbMixin } from "../../mixins/sql-db.mixin";
+import { containsIgnoringCase, newestFirst } from "../../lib/sql";
 import { config } from "../../lib/config";
 import { DomainError, notFound } from "../../lib/errors";
 import { resolveJwtSecret, TokenService } from "../../lib/auth/tokens";
@@ -135,22 +136,11 @@ const UsersService: ServiceSchema<any> = {
         q: { type: "string", min: 1, max: 100, optional: true },
         role: { type: "enum", values: ROLES, optional: true },
       },
-      async handler(ctx: Ctx<{ limit?: number; offset?: number; q?: string; role?: Role }>) {
-        const limit = ctx.params.limit ?? 20;
-        const offset = ctx.params.offset ?? 0;
+      handler(ctx: Ctx<{ limit?: number; offset?: number; q?: string; role?: Role }>) {
         const where: any = {};
         if (ctx.params.role) where.role = ctx.params.role;
-        if (ctx.params.q) {
-          const pattern = `%${ctx.params.q.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
-          const like = (column: string) => (this.sequelize as Sequelize).where(
-            (this.sequelize as Sequelize).fn("LOWER", (this.sequelize as Sequelize).col(column)),
-            Op.like,
-            (this.sequelize as Sequelize).literal(`${(this.sequelize as Sequelize).escape(pattern)} ESCAPE '!'`),
-          );
-          where[Op.or] = [like("email"), like("first_name"), like("last_name")];
-        }
-        const { rows, count } = await User.findAndCountAll({ where, order: [["createdAt", "DESC"], ["id", "ASC"]], limit, offset, raw: true });
-        return { items: (rows as unknown as UserRecord[]).map(toUserView), total: count, limit, offset };
+        if (ctx.params.q) where[Op.or] = ["email", "first_name", "last_name"].map((column) => containsIgnoringCase(this.sequelize, column, ctx.params.q!));
+        return newestFirst(User, where, ctx.params, toUserView);
       },
     },
 

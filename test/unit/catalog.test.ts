@@ -1,4 +1,5 @@
-import { containsPattern, parseSort, toView } from "../../services/products/catalog";
+import { parseSort, toView } from "../../services/products/catalog";
+import { containsPattern } from "../../lib/sql";
 import { normalizeLines, toReservation } from "../../services/products/stock";
 
 describe("catalog rules", () => {
