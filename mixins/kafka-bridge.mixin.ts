@@ -112,7 +112,11 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
           return;
         }
         const byTopic = new Map<string, { key: string; value: string }[]>();
-        for (const m of messages) byTopic.set(onKafka(m.topic), [...(byTopic.get(onKafka(m.topic)) ?? []), { key: m.key, value: m.value }]);
+        for (const m of messages) {
+          const topic = onKafka(m.topic);
+          if (!byTopic.has(topic)) byTopic.set(topic, []);
+          byTopic.get(topic)!.push({ key: m.key, value: m.value });
+        }
         await this.producer.sendBatch({
           acks: -1,
           compression: CompressionTypes.None,

@@ -225,7 +225,9 @@ export class RedisOutbox implements OutboxStore {
       if (entries.length === 0) return 0;
       await publish(
         entries.map(([id, fields]) => {
-          const f = Object.fromEntries(fields.reduce<[string, string][]>((acc, v, i, all) => (i % 2 ? acc : [...acc, [v, all[i + 1]]]), []));
+          // A stream entry's fields come as [name, value, name, value, ...].
+          const f: Record<string, string> = {};
+          for (let i = 0; i < fields.length; i += 2) f[fields[i]] = fields[i + 1];
           return { ref: id, topic: f.topic, key: f.key, value: f.value };
         }),
       );
