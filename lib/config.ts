@@ -14,6 +14,9 @@ export type ServiceName = (typeof SERVICE_NAMES)[number];
 export const DB_SERVICES = ["users", "products", "orders", "payments", "notifications"] as const;
 export type DbServiceName = (typeof DB_SERVICES)[number];
 
+/** Services that publish or consume integration events: across processes these need Kafka. */
+export const EVENT_SERVICES = ["products", "baskets", "orders", "payments", "notifications"] as const;
+
 export class ConfigError extends Error {}
 
 type Env = Record<string, string | undefined>;
@@ -83,11 +86,22 @@ export function loadConfig(env: Env = process.env) {
     throw new ConfigError("PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY");
   }
 
+  const nodeServices = services(env);
+  const kafkaBrokers = list(env, "KAFKA_BROKERS");
+  // The in-process bus reaches this process only: a node holding some of the event services, with
+  // the others elsewhere, would mark its events sent while the other nodes never hear of them.
+  const eventServicesHere = EVENT_SERVICES.filter((s) => nodeServices.includes(s));
+  if (transporter !== undefined && !kafkaBrokers && eventServicesHere.length > 0 && eventServicesHere.length < EVENT_SERVICES.length) {
+    throw new ConfigError(
+      `KAFKA_BROKERS is required: this node runs ${eventServicesHere.join(", ")} on TRANSPORTER without ${EVENT_SERVICES.filter((s) => !eventServicesHere.includes(s)).join(", ")}, and integration events between nodes travel only through Kafka`,
+    );
+  }
+
   return {
     port: int(env, "PORT", 3000, 0, 65535),
     nodeId: optional(env, "NODE_ID") ?? `${os.hostname().toLowerCase()}-${process.pid}`,
     namespace: str(env, "NAMESPACE", "shop"),
-    services: services(env),
+    services: nodeServices,
     transporter,
     /** Embedded: no transporter, every service in this process. */
     embedded: transporter === undefined,
@@ -96,7 +110,7 @@ export function loadConfig(env: Env = process.env) {
     dataDir,
     db: Object.fromEntries(DB_SERVICES.map((s) => [s, dbUrl(env, s, dataDir)])) as Record<DbServiceName, string>,
     redisUrl: optional(env, "REDIS_URL"),
-    kafkaBrokers: list(env, "KAFKA_BROKERS"),
+    kafkaBrokers,
     kafka: {
       /** Put before every topic name: several shops (or test runs) can share one Kafka cluster. */
       topicPrefix: str(env, "KAFKA_TOPIC_PREFIX", ""),
@@ -120,6 +134,11 @@ export function loadConfig(env: Env = process.env) {
       refreshTokenTtlSeconds: int(env, "REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, 60),
       /** Requests per minute per client IP and per email on login and register; 0 turns it off. */
       rateLimit: int(env, "AUTH_RATE_LIMIT", 10, 0),
+      /**
+       * How long a gateway node trusts its copy of an account's access state (active, role, token
+       * version). Changes drop it at once through a broadcast; this bounds staleness if one is lost.
+       */
+      accessCacheTtlMs: int(env, "ACCESS_CACHE_TTL_MS", 5000, 0, 60_000),
     },
     http: {
       corsOrigins: list(env, "CORS_ORIGINS") ?? [],
@@ -141,9 +160,15 @@ export function loadConfig(env: Env = process.env) {
       /** A basket disappears this long after its last change (every change restarts the clock). */
       ttlSeconds: int(env, "BASKET_TTL_SECONDS", 86_400, 1),
     },
-    products: {
+    checkout: {
+      /** An order must be paid within this (its `payBy`); its stock stays reserved until then. */
       reservationTtlSeconds: int(env, "RESERVATION_TTL_SECONDS", 15 * 60, 1),
+      /** A payment started before payBy may complete this long after it (it covers the provider call). */
+      paymentGraceSeconds: int(env, "PAYMENT_GRACE_SECONDS", 120, 0, 24 * 3600),
+      /** How often lapsed orders are expired (orders) and orphaned reservations released (products). */
       sweepIntervalSeconds: int(env, "RESERVATION_SWEEP_SECONDS", 30, 1),
+    },
+    products: {
       /** Whether a fully refunded order's goods go back into stock. */
       restockOnRefund: oneOf(env, "RESTOCK_ON_REFUND", ["true", "false"] as const, "true") === "true",
     },

@@ -18,12 +18,13 @@ import type { ServiceSchema } from "moleculer";
 import { config } from "../lib/config";
 import { inProcessBus, type BusMessage } from "../lib/events/bus";
 import { dlqTopicOf, parseEnvelope, topicOf, TOPICS, type Envelope } from "../lib/events/envelope";
+import { SCHEMA_VERSIONS, type EventHandlers, type EventType } from "../lib/events/contracts";
 import type { OutboxMessage } from "../lib/events/stores";
 import { registerHealthCheck, unregisterHealthCheck } from "../lib/health";
 
 export interface KafkaBridgeOptions {
-  /** Event type → name of the service method that applies it. */
-  handlers?: Record<string, string>;
+  /** The service's consumers, by event type (typed by lib/events/contracts.ts); `this` is the service. */
+  handlers?: EventHandlers;
 }
 
 const RELAY_BATCH = 100;
@@ -100,8 +101,9 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
           delay = Math.min(30_000, cfg.kafka.relayIntervalMs * 2 ** Math.min(this.relayFailures, 8));
           if (this.relayFailures === 1 || this.relayFailures % 10 === 0) this.logger.warn(`Outbox relay failed (${this.relayFailures}x), retrying in ${delay} ms:`, err?.message ?? err);
         } finally {
-          this.relaying = false;
+          // Still "relaying" while reporting: a kick meanwhile must not start a second timer loop.
           await this.reportOutbox().catch(() => undefined);
+          this.relaying = false;
           if (this.bridgeRunning) this.relayTimer = setTimeout(() => this.relayLoop(), delay);
         }
       },
@@ -134,10 +136,10 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
 
       /** Applies one envelope with the service's handler for its type (types it does not handle pass). */
       async applyEnvelope(event: Envelope) {
-        const method = handlers[event.type];
-        if (!method) return;
-        if (event.schemaversion !== "1") throw new Error(`unknown schema version ${event.schemaversion} of ${event.type}`);
-        await this[method](event);
+        const handler = handlers[event.type as EventType] as ((this: unknown, e: Envelope) => Promise<unknown>) | undefined;
+        if (!handler) return;
+        if (event.schemaversion !== SCHEMA_VERSIONS[event.type as EventType]) throw new Error(`unknown schema version ${event.schemaversion} of ${event.type}`);
+        await handler.call(this, event);
       },
 
       /** One message: retried with back-off, then dead-lettered. Never throws: the offset may move on. */

@@ -1,7 +1,10 @@
 /**
  * The embedded default's stand-in for Kafka: topics in memory, one subscription per consumer group,
  * the same envelopes and the same handlers. Delivery is asynchronous (like Kafka's) and in order
- * per topic and group.
+ * per topic and group. `publish` resolves only once every subscribed group has handled (applied or
+ * dead-lettered) each message, so the outbox marks a row sent only when the consumers' own stores
+ * have it: a crash in between leaves the row pending, and it is delivered again (consumers skip
+ * event ids they have seen).
  */
 export interface BusMessage {
   topic: string;
@@ -10,31 +13,56 @@ export interface BusMessage {
 }
 
 type Handler = (message: BusMessage) => Promise<void>;
+interface Delivery {
+  message: BusMessage;
+  done: (err?: unknown) => void;
+}
+interface Subscription {
+  topics: Set<string>;
+  handler: Handler;
+  queue: Delivery[];
+  running: boolean;
+}
 
 class InProcessBus {
-  private readonly groups = new Map<string, { topics: Set<string>; handler: Handler; queue: BusMessage[]; running: boolean }>();
+  private readonly groups = new Map<string, Subscription>();
 
   subscribe(group: string, topics: string[], handler: Handler): () => void {
-    this.groups.set(group, { topics: new Set(topics), handler, queue: [], running: false });
-    return () => this.groups.delete(group);
+    const sub: Subscription = { topics: new Set(topics), handler, queue: [], running: false };
+    this.groups.set(group, sub);
+    return () => {
+      if (this.groups.get(group) === sub) this.groups.delete(group);
+      // Messages not handled yet stay unsent in their outbox: they are delivered after a restart.
+      for (const pending of sub.queue.splice(0)) pending.done(new Error(`consumer group ${group} stopped`));
+    };
   }
 
   async publish(messages: BusMessage[]): Promise<void> {
-    for (const [group, sub] of this.groups) {
+    const deliveries: Promise<void>[] = [];
+    for (const sub of this.groups.values()) {
       const wanted = messages.filter((m) => sub.topics.has(m.topic));
       if (wanted.length === 0) continue;
-      sub.queue.push(...wanted);
-      if (!sub.running) void this.drain(group);
+      for (const message of wanted) {
+        deliveries.push(new Promise<void>((resolve, reject) => sub.queue.push({ message, done: (err) => (err ? reject(err) : resolve()) })));
+      }
+      if (!sub.running) void this.drain(sub);
     }
+    await Promise.all(deliveries);
   }
 
-  private async drain(group: string): Promise<void> {
-    const sub = this.groups.get(group);
-    if (!sub) return;
+  private async drain(sub: Subscription): Promise<void> {
     sub.running = true;
     try {
       // The handler retries and dead-letters on its own (the bridge's consume loop), like a Kafka consumer.
-      while (sub.queue.length) await sub.handler(sub.queue.shift()!);
+      while (sub.queue.length) {
+        const { message, done } = sub.queue.shift()!;
+        try {
+          await sub.handler(message);
+          done();
+        } catch (err) {
+          done(err);
+        }
+      }
     } finally {
       sub.running = false;
     }

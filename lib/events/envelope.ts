@@ -2,9 +2,10 @@
  * Integration events travel as CloudEvents 1.0 (JSON), with a schema version extension.
  * Topics are `<aggregate>-events`, named after the first word of the type: payment.completed →
  * payment-events. The Kafka message key is the aggregate id (the `subject`), which keeps the
- * events of one aggregate in order.
+ * events of one aggregate in order. The types and payloads are listed in contracts.ts.
  */
 import { randomUUID } from "node:crypto";
+import { SCHEMA_VERSIONS, type EventType, type IntegrationEvent, type IntegrationEvents } from "./contracts";
 
 export interface Envelope<T = Record<string, unknown>> {
   specversion: "1.0";
@@ -19,8 +20,18 @@ export interface Envelope<T = Record<string, unknown>> {
   data: T;
 }
 
-export function envelope<T extends Record<string, unknown>>(source: string, type: string, subject: string, data: T, schemaversion = "1"): Envelope<T> {
-  return { specversion: "1.0", id: randomUUID(), source: `/shop/${source}`, type, subject, time: new Date().toISOString(), datacontenttype: "application/json", schemaversion, data };
+export function envelope<T extends EventType>(source: string, type: T, subject: string, data: IntegrationEvents[T]): IntegrationEvent<T> {
+  return {
+    specversion: "1.0",
+    id: randomUUID(),
+    source: `/shop/${source}`,
+    type,
+    subject,
+    time: new Date().toISOString(),
+    datacontenttype: "application/json",
+    schemaversion: SCHEMA_VERSIONS[type],
+    data,
+  };
 }
 
 export function topicOf(type: string): string {

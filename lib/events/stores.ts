@@ -126,24 +126,42 @@ export class SqlOutbox implements OutboxStore {
   ) {}
 
   async relay(limit: number, publish: (messages: OutboxMessage[]) => Promise<void>): Promise<number> {
+    // SQLite: one process owns the file, so a flag is the relay's lock. The rows are read, published
+    // and marked outside any transaction: the in-process bus waits for the consumers, whose own
+    // transactions (in other services' files) must not queue behind one held here.
+    if (this.sequelize.getDialect() === "sqlite") {
+      if (this.relaying) return 0;
+      this.relaying = true;
+      try {
+        return await this.relayRows(limit, publish);
+      } finally {
+        this.relaying = false;
+      }
+    }
     return inTransaction(this.sequelize, async (transaction) => {
       if (!(await this.leadership(transaction))) return 0;
       try {
-        const rows = await this.sequelize.query<{ seq: number; topic: string; message_key: string; payload: string }>(
-          `SELECT seq, topic, message_key, payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ${Math.trunc(limit)}`,
-          { type: QueryTypes.SELECT, transaction },
-        );
-        if (rows.length === 0) return 0;
-        await publish(rows.map((r) => ({ ref: String(r.seq), topic: r.topic, key: r.message_key, value: r.payload })));
-        await this.sequelize.query(`UPDATE outbox SET sent_at = ? WHERE seq IN (${rows.map((r) => Math.trunc(Number(r.seq))).join(",")})`, {
-          replacements: [new Date()],
-          transaction,
-        });
-        return rows.length;
+        return await this.relayRows(limit, publish, transaction);
       } finally {
         await this.releaseLeadership(transaction);
       }
     });
+  }
+
+  private relaying = false;
+
+  private async relayRows(limit: number, publish: (messages: OutboxMessage[]) => Promise<void>, transaction?: Transaction): Promise<number> {
+    const rows = await this.sequelize.query<{ seq: number; topic: string; message_key: string; payload: string }>(
+      `SELECT seq, topic, message_key, payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ${Math.trunc(limit)}`,
+      { type: QueryTypes.SELECT, transaction },
+    );
+    if (rows.length === 0) return 0;
+    await publish(rows.map((r) => ({ ref: String(r.seq), topic: r.topic, key: r.message_key, value: r.payload })));
+    await this.sequelize.query(`UPDATE outbox SET sent_at = ? WHERE seq IN (${rows.map((r) => Math.trunc(Number(r.seq))).join(",")})`, {
+      replacements: [new Date()],
+      transaction,
+    });
+    return rows.length;
   }
 
   /** One relay per service at a time: a lock held for this transaction only. */

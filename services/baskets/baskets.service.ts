@@ -13,6 +13,7 @@ import { applyChange, toBasketView, MAX_QUANTITY_PER_LINE, type CatalogEntry } f
 import { MemoryBasketStore, RedisBasketStore, type BasketStore, type StoredBasket } from "./store";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
 import { envelope } from "../../lib/events/envelope";
+import type { IntegrationEvent } from "../../lib/events/contracts";
 import { MemoryDeadLetters, RedisDeadLetters } from "../../lib/events/stores";
 
 type Ctx<P = unknown> = Context<P, ShopMeta>;
@@ -22,16 +23,17 @@ const productId = { type: "number", integer: true, positive: true, convert: true
 const quantity = (min: number) => ({ type: "number", integer: true, min, max: MAX_QUANTITY_PER_LINE, convert: false }) as const;
 const userIdParam = { userId: { type: "string", min: 1, max: 64 } } as const;
 
-/** The `payment.completed` integration event as the baskets context reads it (CloudEvents envelope). */
-export interface PaymentCompletedEvent {
-  id: string;
-  type: "payment.completed";
-  data: { userId: string; orderId: string; paymentId: string };
-}
-
 const BasketsService: ServiceSchema<any> = {
   name: "baskets",
-  mixins: [KafkaBridgeMixin({ handlers: { "payment.completed": "onPaymentCompleted" } })],
+  mixins: [
+    KafkaBridgeMixin({
+      handlers: {
+        "order.paid"(event) {
+          return this.onOrderPaid(event);
+        },
+      },
+    }),
+  ],
 
   settings: { rest: "/" },
 
@@ -135,12 +137,12 @@ const BasketsService: ServiceSchema<any> = {
     },
 
     /**
-     * The basket's side of the payment flow: a completed payment empties its owner's basket, once
-     * per event however often it is delivered. Called by the integration-event consumer.
+     * The basket's side of the payment flow: a paid order empties its owner's basket, once per
+     * event however often it is delivered. Called by the integration-event consumer.
      */
-    async onPaymentCompleted(event: PaymentCompletedEvent): Promise<"applied" | "duplicate"> {
+    async onOrderPaid(event: Pick<IntegrationEvent<"order.paid">, "id"> & { data: Pick<IntegrationEvent<"order.paid">["data"], "userId" | "orderId"> }): Promise<"applied" | "duplicate"> {
       const { userId, orderId } = event.data;
-      const cleared = envelope("baskets", "basket.cleared", userId, { userId, orderId, reason: "payment.completed" });
+      const cleared = envelope("baskets", "basket.cleared", userId, { userId, orderId, reason: "order.paid" });
       const applied = await this.store.clearOnce(userId, event.id, cleared);
       if (applied) {
         this.logger.info(`Basket of ${userId} cleared: order ${orderId} paid`);

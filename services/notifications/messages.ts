@@ -18,6 +18,8 @@ export function messageFor(event: Envelope): Message | null {
       return { userId: d.userId, subject: `Order ${order} received`, body: `We received your order of ${money(d.total, d.currency)}. It is reserved for you until paid.` };
     case "order.cancelled":
       return { userId: d.userId, subject: `Order ${order} cancelled`, body: "Your order was cancelled; nothing was charged." };
+    case "order.expired":
+      return { userId: d.userId, subject: `Order ${order} expired`, body: "Your order was not paid in time, so its items were released. Nothing was kept from you; you can order again." };
     case "payment.completed":
       return { userId: d.userId, subject: `Payment received for order ${order}`, body: `We received ${money(d.amount, d.currency)}. Thank you!` };
     case "payment.failed":

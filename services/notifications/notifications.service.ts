@@ -8,6 +8,7 @@ import { SqlDbMixin } from "../../mixins/sql-db.mixin";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
 import type { Migration } from "../../lib/sql";
 import type { Envelope } from "../../lib/events/envelope";
+import type { EventHandlers, EventType, IntegrationEvent } from "../../lib/events/contracts";
 import { integrationEventMigrations, processOnce, SqlDeadLetters } from "../../lib/events/stores";
 import type { ShopMeta } from "../../lib/http/access";
 import { messageFor } from "./messages";
@@ -62,14 +63,15 @@ const migrations: Migration[] = [
   },
 ];
 
+/** The events a customer hears about (messages.ts words each). */
+const TOLD: EventType[] = ["order.created", "order.cancelled", "order.expired", "payment.completed", "payment.failed", "payment.refunded"];
+
 const NotificationsService: ServiceSchema<any> = {
   name: "notifications",
   // Moleculer starts the last mixin first: the database (and its migrations) before the bridge.
   mixins: [
     KafkaBridgeMixin({
-      handlers: Object.fromEntries(
-        ["order.created", "order.cancelled", "payment.completed", "payment.failed", "payment.refunded"].map((type) => [type, "record"]),
-      ),
+      handlers: Object.fromEntries(TOLD.map((type) => [type, function (this: any, event: IntegrationEvent) { return this.record(event); }])) as EventHandlers,
     }),
     SqlDbMixin({ service: "notifications", models: defineModels, migrations: [...migrations, ...integrationEventMigrations] }),
   ],

@@ -49,4 +49,22 @@ export const orderMigrations: Migration[] = [
       await qi.dropTable("orders");
     },
   },
+  {
+    name: "002-pay-by-and-one-awaiting-payment",
+    async up(qi) {
+      await qi.addColumn("orders", "pay_by", { type: DataTypes.DATE, allowNull: true });
+      // Set while an order awaits payment, null otherwise; NULLs never collide in a unique index,
+      // on PostgreSQL, MariaDB and SQLite alike, so each customer has at most one such order.
+      await qi.addColumn("orders", "awaiting_payment_of", { type: DataTypes.STRING(64), allowNull: true });
+      await qi.sequelize.query("UPDATE orders SET pay_by = created_at, awaiting_payment_of = NULL");
+      await qi.addIndex("orders", ["awaiting_payment_of"], { unique: true, name: "orders_awaiting_payment_uq" });
+      await qi.addIndex("orders", ["status", "pay_by"], { name: "orders_status_pay_by_idx" });
+    },
+    async down(qi) {
+      await qi.removeIndex("orders", "orders_status_pay_by_idx");
+      await qi.removeIndex("orders", "orders_awaiting_payment_uq");
+      await qi.removeColumn("orders", "awaiting_payment_of");
+      await qi.removeColumn("orders", "pay_by");
+    },
+  },
 ];

@@ -11,6 +11,10 @@ export class Order extends Model<InferAttributes<Order>, InferCreationAttributes
   declare total: number;
   declare itemCount: number;
   declare refundedAmount: CreationOptional<number>;
+  /** The charge must start before this; the stock stays reserved until then (plus the payment grace). */
+  declare payBy: Date | null;
+  /** The owner's id while the order awaits payment, else null: unique, so one such order per customer. */
+  declare awaitingPaymentOf: string | null;
   declare idempotencyKey: string;
   declare requestHash: string;
   declare createdAt: CreationOptional<Date>;
@@ -46,6 +50,8 @@ export function defineOrderModels(sequelize: Sequelize) {
       total: { type: DataTypes.INTEGER, allowNull: false },
       itemCount: { type: DataTypes.INTEGER, allowNull: false },
       refundedAmount: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
+      payBy: { type: DataTypes.DATE, allowNull: true },
+      awaitingPaymentOf: { type: DataTypes.STRING(64), allowNull: true },
       idempotencyKey: { type: DataTypes.STRING(128), allowNull: false },
       requestHash: { type: DataTypes.STRING(64), allowNull: false },
       createdAt: DataTypes.DATE,

@@ -5,27 +5,33 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { Context, ServiceSchema } from "moleculer";
-import { UniqueConstraintError, type Transaction } from "sequelize";
+import { Op, UniqueConstraintError, type Transaction } from "sequelize";
 import { SqlDbMixin } from "../../mixins/sql-db.mixin";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
+import { SweeperMixin } from "../../mixins/sweeper.mixin";
 import { inTransaction } from "../../lib/sql";
 import { DomainError, notFound } from "../../lib/errors";
-import { envelope, type Envelope } from "../../lib/events/envelope";
+import { envelope } from "../../lib/events/envelope";
+import type { IntegrationEvent } from "../../lib/events/contracts";
 import { addToOutbox, integrationEventMigrations, processOnce, SqlDeadLetters, SqlOutbox } from "../../lib/events/stores";
+import { config } from "../../lib/config";
+import { pageParams as boundedPage } from "../../lib/params";
 import type { ShopMeta } from "../../lib/http/access";
 import { created, replayed, requireIdempotencyKey } from "../../lib/http/responses";
 import { createdBetween, newestFirst } from "../../lib/sql";
 import { defineOrderModels, Order, OrderHistory, OrderLineRow } from "./order.model";
 import { orderMigrations } from "./migrations";
-import { assertMove, canMove, ORDER_STATUSES, type OrderStatus } from "./order-state";
+import { assertMove, ORDER_STATUSES, type OrderStatus } from "./order-state";
 import { priceLines, type CatalogProduct } from "./pricing";
+import { hasLapsed, onPaymentCompleted, onPaymentFailed, onPaymentRefunded, onStockCommitFailed, payability, type Decision } from "./payment-flow";
 
 type Ctx<P = unknown> = Context<P, ShopMeta>;
 
+const cfg = config();
+
 const idParam = { id: { type: "uuid" } } as const;
 const pageParams = {
-  limit: { type: "number", integer: true, min: 1, max: 100, optional: true, convert: true },
-  offset: { type: "number", integer: true, min: 0, optional: true, convert: true },
+  ...boundedPage,
   status: { type: "enum", values: ORDER_STATUSES, optional: true },
 } as const;
 
@@ -39,8 +45,23 @@ const OrdersService: ServiceSchema<any> = {
   name: "orders",
   // Moleculer starts the last mixin first: the database (and its migrations) before the bridge.
   mixins: [
+    SweeperMixin({ method: "expireLapsedOrders", everySeconds: cfg.checkout.sweepIntervalSeconds, what: "Expiring lapsed orders" }),
+    // What the order does on each fact is decided in payment-flow.ts; these only carry it out.
     KafkaBridgeMixin({
-      handlers: { "payment.completed": "onPaymentCompleted", "payment.failed": "onPaymentFailed", "payment.refunded": "onPaymentRefunded" },
+      handlers: {
+        "payment.completed"(event) {
+          return this.follow(event, (order: Order) => onPaymentCompleted(order, event.data.paymentId), { paymentId: event.data.paymentId });
+        },
+        "payment.failed"(event) {
+          return this.follow(event, (order: Order) => onPaymentFailed(order, event.data.paymentId, event.data.reason));
+        },
+        "payment.refunded"(event) {
+          return this.follow(event, (order: Order) => onPaymentRefunded(order, event.data), { refundedAmount: event.data.refundedTotal });
+        },
+        "stock.commit_failed"(event) {
+          return this.follow(event, (order: Order) => onStockCommitFailed(order, event.data.reason));
+        },
+      },
     }),
     SqlDbMixin({ service: "orders", models: defineOrderModels, migrations: [...orderMigrations, ...integrationEventMigrations] }),
   ],
@@ -51,7 +72,7 @@ const OrdersService: ServiceSchema<any> = {
     checkout: {
       rest: "POST /orders",
       auth: "user",
-      summary: "Order the caller's basket (Idempotency-Key header required): 201 pending_payment, stock reserved",
+      summary: "Order the caller's basket (Idempotency-Key header required): 201 pending_payment, stock reserved until payBy; 409 while another order awaits payment",
       params: { $$strict: true, note: { type: "string", max: 500, optional: true } },
       async handler(ctx: Ctx<{ note?: string }>) {
         const userId = ctx.meta.user!.id;
@@ -59,6 +80,8 @@ const OrdersService: ServiceSchema<any> = {
         const hash = requestHash(ctx.params);
         const earlier = await Order.findOne({ where: { userId, idempotencyKey: key }, raw: true });
         if (earlier) return this.replay(ctx, earlier, hash);
+        const waiting = await this.refuseSecondAwaitingPayment(userId, key);
+        if (waiting) return this.replay(ctx, waiting, hash); // a twin with this key committed meanwhile
 
         const basket: any = await ctx.call("baskets.ofUser", { userId });
         const items = basket.items.map((i: any) => ({ productId: i.productId, quantity: i.quantity }));
@@ -68,21 +91,32 @@ const OrdersService: ServiceSchema<any> = {
         // Stock first: a shortage (409, with the failing lines) leaves nothing behind.
         const orderId = randomUUID();
         await ctx.call("products.reserveStock", { orderId, lines: priced.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })) });
+        const payBy = new Date(Date.now() + cfg.checkout.reservationTtlSeconds * 1000);
         try {
           await inTransaction(this.sequelize, async (transaction) => {
             await Order.create(
-              { id: orderId, userId, status: "pending_payment", currency: priced.currency, total: priced.total, itemCount: items.reduce((n: number, i: any) => n + i.quantity, 0), idempotencyKey: key, requestHash: hash },
+              {
+                id: orderId, userId, status: "pending_payment", currency: priced.currency, total: priced.total, itemCount: items.reduce((n: number, i: any) => n + i.quantity, 0),
+                payBy, awaitingPaymentOf: userId, idempotencyKey: key, requestHash: hash,
+              },
               { transaction },
             );
             await OrderLineRow.bulkCreate(priced.lines.map((l) => ({ ...l, orderId })), { transaction });
             await OrderHistory.create({ orderId, fromStatus: null, toStatus: "pending_payment", cause: "checkout", at: new Date() }, { transaction });
-            await addToOutbox(this.sequelize, envelope("orders", "order.created", orderId, { orderId, userId, total: priced.total, currency: priced.currency }), transaction);
+            await addToOutbox(
+              this.sequelize,
+              envelope("orders", "order.created", orderId, { orderId, userId, total: priced.total, currency: priced.currency, payBy: payBy.toISOString() }),
+              transaction,
+            );
           });
         } catch (err) {
-          // Not ordered after all: give the stock back. A concurrent twin with the same key won.
+          // Not ordered after all: give the stock back.
           await ctx.call("products.releaseReservation", { orderId }).catch((e: Error) => this.logger.error(`Could not release ${orderId}:`, e.message));
           if (err instanceof UniqueConstraintError) {
-            return this.replay(ctx, await Order.findOne({ where: { userId, idempotencyKey: key }, raw: true }), hash);
+            // A concurrent twin with the same key won, or another checkout of this customer did.
+            const twin = await Order.findOne({ where: { userId, idempotencyKey: key }, raw: true });
+            if (twin) return this.replay(ctx, twin, hash);
+            await this.refuseSecondAwaitingPayment(userId, key);
           }
           throw err;
         }
@@ -168,13 +202,20 @@ const OrdersService: ServiceSchema<any> = {
       },
     },
 
-    /** The amount to charge for one of a user's orders (payments; never a client-sent amount). */
+    /**
+     * The amount to charge for one of a user's orders, if it may be charged now (payments asks
+     * before creating a payment and again before every provider call; never a client-sent amount).
+     */
     forPayment: {
       params: { orderId: { type: "uuid" }, userId: { type: "string", max: 64 } },
       async handler(ctx: Ctx<{ orderId: string; userId: string }>) {
         const order = await Order.findOne({ where: { id: ctx.params.orderId, userId: ctx.params.userId }, raw: true });
         if (!order) throw notFound("order", { id: ctx.params.orderId });
-        return { id: order.id, userId: order.userId, status: order.status, total: Number(order.total), currency: order.currency };
+        const verdict = payability(order, new Date());
+        if (!verdict.payable) {
+          throw new DomainError(409, verdict.type, verdict.message, { orderId: order.id, status: order.status, payBy: order.payBy && new Date(order.payBy).toISOString() });
+        }
+        return { id: order.id, userId: order.userId, status: order.status, total: Number(order.total), currency: order.currency, payBy: order.payBy && new Date(order.payBy).toISOString() };
       },
     },
   },
@@ -194,46 +235,96 @@ const OrdersService: ServiceSchema<any> = {
       return order.id;
     },
 
+    /**
+     * One order awaiting payment per customer: a second checkout is a 409 that names the first.
+     * Returns the waiting order when it is this very request's (same key), to be replayed.
+     */
+    async refuseSecondAwaitingPayment(userId: string, key: string): Promise<Order | undefined> {
+      const waiting = await Order.findOne({ where: { awaitingPaymentOf: userId }, raw: true });
+      if (!waiting) return undefined;
+      if (waiting.idempotencyKey === key) return waiting;
+      throw new DomainError(409, "ORDER_AWAITING_PAYMENT", "Another order of yours awaits payment: pay or cancel it first", { order: this.summary(waiting) });
+    },
+
     /** Moves an order, if the state machine allows it, from the status it has now. */
     async move(id: string, to: OrderStatus, cause: string, transaction: Transaction, extra: Record<string, unknown> = {}) {
       const order = await Order.findByPk(id, { transaction, raw: true });
       if (!order) throw notFound("order", { id });
       assertMove(order.status, to);
-      const [moved] = await Order.update({ status: to, ...extra }, { where: { id, status: order.status }, transaction });
+      const [moved] = await Order.update(
+        { status: to, ...(order.status === "pending_payment" && { awaitingPaymentOf: null }), ...extra },
+        { where: { id, status: order.status }, transaction },
+      );
       if (moved === 0) throw new DomainError(409, "CONCURRENT_CHANGE", "The order changed meanwhile; try again", { id });
-      await OrderHistory.create({ orderId: id, fromStatus: order.status, toStatus: to, cause, at: new Date() }, { transaction });
+      await OrderHistory.create({ orderId: id, fromStatus: order.status, toStatus: to, cause: cause.slice(0, 200), at: new Date() }, { transaction });
     },
 
-    /** The effect of a payment event, once per event; a move the order no longer allows is logged, not retried. */
-    async followPayment(event: Envelope, to: (order: Order) => OrderStatus, cause: string, extra: (order: Order) => Record<string, unknown> = () => ({})) {
-      const orderId = String(event.data.orderId);
+    /**
+     * Carries out, once per event, what payment-flow.ts decides the order does on a fact from
+     * another context. `extra.refundedAmount` follows a refund whatever the status.
+     */
+    async follow(event: IntegrationEvent, decide: (order: Order) => Decision, extra: { paymentId?: string; refundedAmount?: number } = {}) {
+      const orderId = String((event.data as { orderId: string }).orderId);
+      let decision: Decision | undefined;
       await processOnce(this.sequelize, "orders", event.id, async (transaction) => {
         const order = await Order.findByPk(orderId, { transaction, raw: true });
         if (!order) throw new Error(`order ${orderId} of ${event.type} ${event.id} is unknown`);
-        const target = to(order);
-        if (!canMove(order.status, target)) {
-          this.logger.error(`Order ${orderId} is ${order.status}: ignoring ${event.type} (${event.id}), which would move it to ${target}`);
-          return;
+        decision = decide(order);
+        const changes = extra.refundedAmount === undefined ? {} : { refundedAmount: extra.refundedAmount };
+        const note = (cause: string) => OrderHistory.create({ orderId, fromStatus: order.status, toStatus: order.status, cause: cause.slice(0, 200), at: new Date() }, { transaction });
+        switch (decision.kind) {
+          case "move":
+            await this.move(orderId, decision.to, decision.cause, transaction, changes);
+            if (decision.to === "paid") {
+              const paid = { orderId, userId: order.userId, paymentId: extra.paymentId!, amount: Number(order.total), currency: order.currency };
+              await addToOutbox(this.sequelize, envelope("orders", "order.paid", orderId, paid), transaction);
+            }
+            break;
+          case "refund":
+            await note(decision.cause);
+            await addToOutbox(this.sequelize, envelope("orders", "order.refund_requested", orderId, { orderId, userId: order.userId, reason: decision.reason }), transaction);
+            break;
+          case "record":
+            await note(decision.cause);
+            if (extra.refundedAmount !== undefined) await Order.update(changes, { where: { id: orderId }, transaction });
+            break;
+          case "ignore":
+            break;
         }
-        await this.move(orderId, target, cause, transaction, extra(order));
       });
+      if (decision?.kind === "ignore") this.logger.info(`Order ${orderId}: ignoring ${event.type} (${event.id}): ${decision.why}`);
+      else if (decision) this.kickRelay();
     },
 
-    onPaymentCompleted(event: Envelope) {
-      return this.followPayment(event, () => "paid", `payment ${event.data.paymentId} completed`);
-    },
-
-    onPaymentFailed(event: Envelope) {
-      return this.followPayment(event, () => "payment_failed", `payment ${event.data.paymentId} failed: ${event.data.reason ?? "declined"}`);
-    },
-
-    onPaymentRefunded(event: Envelope) {
-      return this.followPayment(
-        event,
-        () => (event.data.fullyRefunded ? "refunded" : "partially_refunded"),
-        `refund of ${event.data.amount} on payment ${event.data.paymentId}`,
-        () => ({ refundedAmount: Number(event.data.refundedTotal) }),
-      );
+    /** Expires the orders nobody paid in time (payBy plus the grace for payments in flight); their stock goes back. */
+    async expireLapsedOrders(limit = 100): Promise<string[]> {
+      const now = new Date();
+      const graceMs = cfg.checkout.paymentGraceSeconds * 1000;
+      const due = await Order.findAll({
+        where: { status: "pending_payment", payBy: { [Op.lt]: new Date(now.getTime() - graceMs) } },
+        attributes: ["id", "userId", "status", "payBy"],
+        order: [["payBy", "ASC"]],
+        limit,
+        raw: true,
+      });
+      const expired: string[] = [];
+      for (const order of due.filter((o) => hasLapsed(o, now, graceMs))) {
+        try {
+          await inTransaction(this.sequelize, async (transaction) => {
+            await this.move(order.id, "expired", "not paid in time: the reservation lapsed", transaction);
+            await addToOutbox(this.sequelize, envelope("orders", "order.expired", order.id, { orderId: order.id, userId: order.userId }), transaction);
+          });
+          expired.push(order.id);
+        } catch (err) {
+          // Paid, cancelled or expired by another node meanwhile: nothing left to do.
+          if (!(err instanceof DomainError)) throw err;
+        }
+      }
+      if (expired.length) {
+        this.logger.info(`Expired ${expired.length} unpaid order(s): ${expired.join(", ")}`);
+        this.kickRelay();
+      }
+      return expired;
     },
 
     page(where: Record<string, unknown>, params: { limit?: number; offset?: number; status?: OrderStatus }) {
@@ -249,6 +340,7 @@ const OrdersService: ServiceSchema<any> = {
         total: Number(o.total),
         itemCount: Number(o.itemCount),
         refundedAmount: Number(o.refundedAmount),
+        payBy: o.payBy ? new Date(o.payBy).toISOString() : null,
         createdAt: new Date(o.createdAt).toISOString(),
         updatedAt: new Date(o.updatedAt).toISOString(),
       };

@@ -53,4 +53,24 @@ export const paymentMigrations: Migration[] = [
       await qi.dropTable("payments");
     },
   },
+  {
+    name: "002-refund-ledger",
+    async up(qi) {
+      // Refunds become a ledger: pending before the provider is asked, then succeeded or failed.
+      // Earlier rows were all written after the provider succeeded.
+      await qi.addColumn("refunds", "status", { type: DataTypes.STRING(16), allowNull: false, defaultValue: "succeeded" });
+      await qi.addColumn("refunds", "request_key", { type: DataTypes.STRING(200), allowNull: true });
+      await qi.sequelize.query("UPDATE refunds SET request_key = provider_ref");
+      await qi.addIndex("refunds", ["request_key"], { unique: true, name: "refunds_request_key_uq" });
+      await qi.addIndex("refunds", ["payment_id", "status"], { name: "refunds_payment_idx" });
+      // A pending refund has no provider reference yet.
+      await qi.changeColumn("refunds", "provider_ref", { type: DataTypes.STRING(255), allowNull: true });
+    },
+    async down(qi) {
+      await qi.removeIndex("refunds", "refunds_payment_idx");
+      await qi.removeIndex("refunds", "refunds_request_key_uq");
+      await qi.removeColumn("refunds", "request_key");
+      await qi.removeColumn("refunds", "status");
+    },
+  },
 ];

@@ -5,14 +5,20 @@ export const PAYMENT_STATUSES = ["pending", "processing", "completed", "failed",
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 
 export const PAYMENT_TRANSITIONS: Readonly<Record<PaymentStatus, readonly PaymentStatus[]>> = {
-  pending: ["processing", "cancelled"],
+  // The provider's word that money moved wins over what we had recorded: a success reported late
+  // (a webhook after a cancel or a failure) completes the payment, and the order side then decides
+  // whether to keep it or refund it. Nothing else leaves failed or cancelled.
+  pending: ["processing", "cancelled", "completed"],
   processing: ["completed", "failed", "cancelled", "pending"],
   completed: ["partially_refunded", "refunded"],
   partially_refunded: ["partially_refunded", "refunded"],
-  failed: [],
-  cancelled: [],
+  failed: ["completed"],
+  cancelled: ["completed"],
   refunded: [],
 };
+
+/** Payments whose money we hold (net of refunds): refunds apply to these. */
+export const REFUNDABLE: readonly PaymentStatus[] = ["completed", "partially_refunded"];
 
 export function canMove(from: PaymentStatus, to: PaymentStatus): boolean {
   return PAYMENT_TRANSITIONS[from].includes(to);

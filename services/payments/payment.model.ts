@@ -21,14 +21,23 @@ export class Payment extends Model<InferAttributes<Payment>, InferCreationAttrib
   declare updatedAt: CreationOptional<Date>;
 }
 
+export type RefundStatus = "pending" | "succeeded" | "failed";
+
+/** One refund of the ledger: written (pending) before the provider is asked, with its id as the provider's idempotency key. */
 export class Refund extends Model<InferAttributes<Refund>, InferCreationAttributes<Refund>> {
   declare id: CreationOptional<number>;
   declare paymentId: string;
   declare amount: number;
   declare reason: string;
-  declare providerRef: string;
+  declare status: RefundStatus;
+  /** Who asked, once: an admin's Idempotency-Key, `order:<id>` for an automatic refund, `stripe:<id>` for one made in Stripe. */
+  declare requestKey: string;
+  declare providerRef: string | null;
   declare createdAt: CreationOptional<Date>;
 }
+
+/** A refund row as read with `raw: true`. */
+export type RefundRecord = InferAttributes<Refund>;
 
 export class PaymentMethod extends Model<InferAttributes<PaymentMethod>, InferCreationAttributes<PaymentMethod>> {
   declare id: string;
@@ -70,7 +79,9 @@ export function definePaymentModels(sequelize: Sequelize) {
       paymentId: { type: DataTypes.UUID, allowNull: false },
       amount: { type: DataTypes.INTEGER, allowNull: false },
       reason: { type: DataTypes.STRING(500), allowNull: false },
-      providerRef: { type: DataTypes.STRING(255), allowNull: false, unique: true },
+      status: { type: DataTypes.STRING(16), allowNull: false },
+      requestKey: { type: DataTypes.STRING(200), allowNull: false },
+      providerRef: { type: DataTypes.STRING(255), allowNull: true },
       createdAt: DataTypes.DATE,
     },
     { sequelize, tableName: "refunds", modelName: "refund", underscored: true, updatedAt: false },

@@ -12,13 +12,14 @@ import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
 import { config } from "../../lib/config";
 import { createdBetween, inTransaction, newestFirst } from "../../lib/sql";
 import { DomainError, notFound } from "../../lib/errors";
-import { envelope, type Envelope } from "../../lib/events/envelope";
+import { envelope } from "../../lib/events/envelope";
 import { addToOutbox, integrationEventMigrations, SqlDeadLetters, SqlOutbox } from "../../lib/events/stores";
 import type { ShopMeta } from "../../lib/http/access";
 import { created, noContent, replayed, requireIdempotencyKey } from "../../lib/http/responses";
-import { definePaymentModels, Payment, PaymentMethod, Refund } from "./payment.model";
+import { definePaymentModels, Payment, PaymentMethod, Refund, type RefundRecord } from "./payment.model";
 import { paymentMigrations } from "./migrations";
-import { PAYMENT_STATUSES, sourcesOf, type PaymentStatus } from "./payment-state";
+import { PAYMENT_STATUSES, REFUNDABLE, sourcesOf, type PaymentStatus } from "./payment-state";
+import { pageParams } from "../../lib/params";
 import { SimulatedProvider, StripeProvider, verifyStripeWebhook } from "./providers";
 
 type Ctx<P = unknown> = Context<P, ShopMeta>;
@@ -26,8 +27,7 @@ type Ctx<P = unknown> = Context<P, ShopMeta>;
 const cfg = config();
 const idParam = { id: { type: "uuid" } } as const;
 const listParams = {
-  limit: { type: "number", integer: true, min: 1, max: 100, optional: true, convert: true },
-  offset: { type: "number", integer: true, min: 0, optional: true, convert: true },
+  ...pageParams,
   status: { type: "enum", values: PAYMENT_STATUSES, optional: true },
   from: { type: "date", convert: true, optional: true },
   to: { type: "date", convert: true, optional: true },
@@ -39,7 +39,20 @@ const PaymentsService: ServiceSchema<any> = {
   name: "payments",
   // Moleculer starts the last mixin first: the database (and its migrations) before the bridge.
   mixins: [
-    KafkaBridgeMixin({ handlers: { "order.cancelled": "onOrderCancelled" } }),
+    // The order side decides (services/orders/payment-flow.ts); payments cancels and refunds as told.
+    KafkaBridgeMixin({
+      handlers: {
+        "order.cancelled"(event) {
+          return this.closeForOrder(event.data.orderId, "cancelled");
+        },
+        "order.expired"(event) {
+          return this.closeForOrder(event.data.orderId, "expired");
+        },
+        "order.refund_requested"(event) {
+          return this.refundForOrder(event.data.orderId, event.data.reason);
+        },
+      },
+    }),
     SqlDbMixin({ service: "payments", models: definePaymentModels, migrations: [...paymentMigrations, ...integrationEventMigrations] }),
   ],
 
@@ -81,7 +94,9 @@ const PaymentsService: ServiceSchema<any> = {
       params: { $$strict: true, ...idParam, paymentMethod: { type: "string", min: 3, max: 255, pattern: /^pm_[A-Za-z0-9_]+$/ } },
       async handler(ctx: Ctx<{ id: string; paymentMethod: string }>) {
         const payment = await this.own(ctx, ctx.params.id);
-        if (PAID.includes(payment.status)) return this.view(payment);
+        if (PAID.includes(payment.status)) return this.detailedView(payment);
+        // Before any provider call: an order that lapsed or closed is not charged (409 from orders).
+        if (payment.status === "pending") await ctx.call("orders.forPayment", { orderId: payment.orderId, userId: payment.userId });
         // Claim it: of concurrent confirmations exactly one moves pending → processing and charges.
         const [claimed] = await Payment.update(
           { status: "processing", paymentMethod: ctx.params.paymentMethod, failureReason: null, nextAction: null },
@@ -89,7 +104,7 @@ const PaymentsService: ServiceSchema<any> = {
         );
         if (claimed === 0) {
           const now = (await Payment.findByPk(payment.id, { raw: true }))!;
-          if (PAID.includes(now.status)) return this.view(now);
+          if (PAID.includes(now.status)) return this.detailedView(now);
           throw new DomainError(409, now.status === "processing" ? "PAYMENT_IN_PROGRESS" : "ILLEGAL_TRANSITION", `The payment is ${now.status}`, { status: now.status });
         }
         let outcome;
@@ -105,7 +120,7 @@ const PaymentsService: ServiceSchema<any> = {
         if (outcome.status === "succeeded") await this.settle(payment.id, "completed", "client confirmation");
         else if (outcome.status === "failed") await this.settle(payment.id, "failed", "client confirmation", outcome.reason);
         else await Payment.update({ nextAction: outcome.reason }, { where: { id: payment.id, status: "processing" } });
-        return this.view((await Payment.findByPk(payment.id, { raw: true }))!);
+        return this.detailedView((await Payment.findByPk(payment.id, { raw: true }))!);
       },
     },
 
@@ -116,43 +131,33 @@ const PaymentsService: ServiceSchema<any> = {
       params: idParam,
       async handler(ctx: Ctx<{ id: string }>) {
         const payment = await this.own(ctx, ctx.params.id);
-        if (payment.providerRef) await this.provider.cancel(payment.providerRef, `payment:${payment.id}:cancel`).catch((e: Error) => this.logger.warn(`Provider cancel of ${payment.id}:`, e.message));
+        if (payment.status === "processing" && !payment.nextAction) {
+          throw new DomainError(409, "PAYMENT_IN_PROGRESS", "The payment is being charged; look again in a moment", { status: payment.status });
+        }
+        if (payment.providerRef && ["pending", "processing"].includes(payment.status)) {
+          await this.provider.cancel(payment.providerRef, `payment:${payment.id}:cancel`).catch((e: Error) => this.logger.warn(`Provider cancel of ${payment.id}:`, e.message));
+        }
         if (!(await this.settle(payment.id, "cancelled", "cancelled by the customer", "cancelled"))) {
           const now = (await Payment.findByPk(payment.id, { raw: true }))!;
           throw new DomainError(409, "ILLEGAL_TRANSITION", `A ${now.status} payment cannot be cancelled`, { status: now.status });
         }
-        return this.view((await Payment.findByPk(payment.id, { raw: true }))!);
+        return this.detailedView((await Payment.findByPk(payment.id, { raw: true }))!);
       },
     },
 
     refund: {
       rest: "POST /payments/:id/refund",
       auth: "admin",
-      summary: "Refund all or part of a completed payment; refunds add up and never exceed the amount",
+      summary: "Refund all or part of a completed payment (optional Idempotency-Key); refunds add up and never exceed the amount",
       params: { $$strict: true, ...idParam, amount: { type: "number", integer: true, positive: true, optional: true, convert: false }, reason: { type: "string", min: 1, max: 500 } },
       async handler(ctx: Ctx<{ id: string; amount?: number; reason: string }>) {
-        const payment = await Payment.findByPk(ctx.params.id, { raw: true });
-        if (!payment) throw notFound("payment", { id: ctx.params.id });
-        if (!["completed", "partially_refunded"].includes(payment.status)) {
-          throw new DomainError(409, "ILLEGAL_TRANSITION", `A ${payment.status} payment cannot be refunded`, { status: payment.status });
+        // A client key makes a retried refund a replay; without one every request is a new refund.
+        const key = ctx.meta.idempotencyKey ? `api:${ctx.meta.user!.id}:${requireIdempotencyKey(ctx)}` : `api:${randomUUID()}`;
+        const refund = await this.refund(ctx.params.id, ctx.params.amount, ctx.params.reason, key);
+        if (refund.replayed && ctx.params.amount !== undefined && refund.amount !== ctx.params.amount) {
+          throw new DomainError(422, "IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different request", { refundId: refund.id });
         }
-        const remaining = payment.amount - payment.refundedAmount;
-        const amount = ctx.params.amount ?? remaining;
-        if (amount > remaining) throw new DomainError(422, "REFUND_EXCEEDS_PAYMENT", `At most ${remaining} can still be refunded`, { remaining, requested: amount });
-        // Claim the amount first (a conditional update): concurrent refunds can never add up past it.
-        const [claimed] = await Payment.update({ refundedAmount: literal(`refunded_amount + ${amount}`) as any }, {
-          where: { id: payment.id, status: ["completed", "partially_refunded"], [Op.and]: [literal(`refunded_amount + ${amount} <= amount`)] },
-        });
-        if (claimed === 0) throw new DomainError(409, "CONCURRENT_REFUND", "Another refund changed this payment; look again", { id: payment.id });
-        let providerRef: string;
-        try {
-          providerRef = (await this.provider.refund(payment.providerRef ?? payment.id, amount, `payment:${payment.id}:refund:${payment.refundedAmount}:${amount}`)).ref;
-        } catch (err: any) {
-          await Payment.update({ refundedAmount: literal(`refunded_amount - ${amount}`) as any }, { where: { id: payment.id } });
-          throw new DomainError(409, "PROVIDER_UNAVAILABLE", `The refund failed at the provider: ${err?.message ?? err}`);
-        }
-        await this.recordRefund(payment.id, amount, ctx.params.reason, providerRef);
-        return this.view((await Payment.findByPk(payment.id, { raw: true }))!);
+        return this.detailedView((await Payment.findByPk(ctx.params.id, { raw: true }))!);
       },
     },
 
@@ -172,7 +177,7 @@ const PaymentsService: ServiceSchema<any> = {
       summary: "One of the caller's payments",
       params: idParam,
       async handler(ctx: Ctx<{ id: string }>) {
-        return this.view(await this.own(ctx, ctx.params.id));
+        return this.detailedView(await this.own(ctx, ctx.params.id));
       },
     },
 
@@ -219,6 +224,18 @@ const PaymentsService: ServiceSchema<any> = {
         const succeeded = PAID.reduce((n, s) => n + byStatus[s], 0);
         const decided = succeeded + byStatus.failed;
         return { count: byStatus, successRate: decided ? Math.round((succeeded / decided) * 10_000) / 10_000 : null, revenue, refunded };
+      },
+    },
+
+    adminGet: {
+      rest: "GET /admin/payments/:id",
+      auth: "admin",
+      summary: "Any payment, with its refunds",
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>) {
+        const payment = await Payment.findByPk(ctx.params.id, { raw: true });
+        if (!payment) throw notFound("payment", { id: ctx.params.id });
+        return this.detailedView(payment);
       },
     },
 
@@ -303,6 +320,11 @@ const PaymentsService: ServiceSchema<any> = {
         } catch (err: any) {
           throw new DomainError(400, "INVALID_SIGNATURE", `Webhook signature refused: ${err?.message ?? "invalid"}`);
         }
+        // Signed is not well-formed: without a type and a data.object there is nothing to apply.
+        const signedObject: unknown = (event as any)?.data?.object;
+        if (typeof event?.type !== "string" || !signedObject || typeof signedObject !== "object") {
+          throw new DomainError(400, "INVALID_EVENT", "Webhook event without type or data.object");
+        }
         // Every effect below is idempotent (conditional transitions; refunds unique by provider id),
         // so Stripe's redeliveries and a racing client confirmation end in one outcome.
         const object: any = event.data.object;
@@ -349,32 +371,132 @@ const PaymentsService: ServiceSchema<any> = {
      * event in the same transaction. Returns false when it had already moved (the other racer won).
      */
     async settle(id: string, to: "completed" | "failed" | "cancelled", cause: string, reason?: string): Promise<boolean> {
+      // A processing payment may be cancelled only while it waits for the customer (3-D Secure), not
+      // while a provider call is in flight: that charge may still succeed.
+      const from = to === "cancelled" ? { [Op.or]: [{ status: "pending" }, { status: "processing", nextAction: { [Op.ne]: null } }] } : { status: sourcesOf(to) };
+      let late = false;
       const moved = await inTransaction(this.sequelize, async (transaction: Transaction) => {
-        const [changed] = await Payment.update({ status: to, nextAction: null, ...(reason && { failureReason: reason }) }, { where: { id, status: sourcesOf(to) }, transaction });
+        const before = await Payment.findByPk(id, { attributes: ["status"], transaction, raw: true });
+        const [changed] = await Payment.update({ status: to, nextAction: null, ...(reason && { failureReason: reason }) }, { where: { id, ...from }, transaction });
         if (changed === 0) return false;
+        late = to === "completed" && (before?.status === "failed" || before?.status === "cancelled");
         const p = (await Payment.findByPk(id, { transaction, raw: true }))!;
-        const type = to === "completed" ? "payment.completed" : "payment.failed";
-        const data = { paymentId: p.id, orderId: p.orderId, userId: p.userId, amount: p.amount, currency: p.currency, ...(to !== "completed" && { reason: reason ?? to }) };
-        await addToOutbox(this.sequelize, envelope("payments", type, p.orderId, data), transaction);
+        const common = { paymentId: p.id, orderId: p.orderId, userId: p.userId, amount: p.amount, currency: p.currency };
+        const event = to === "completed" ? envelope("payments", "payment.completed", p.orderId, common) : envelope("payments", "payment.failed", p.orderId, { ...common, reason: reason ?? to });
+        await addToOutbox(this.sequelize, event, transaction);
         return true;
       });
       if (moved) {
-        this.logger.info(`Payment ${id} ${to} (${cause})`);
+        if (late) this.logger.warn(`Payment ${id} completed after it was ${to === "completed" ? "closed" : to} (${cause}): the order decides whether to keep it`);
+        else this.logger.info(`Payment ${id} ${to} (${cause})`);
         this.kickRelay();
       }
       return moved;
     },
 
-    async recordRefund(paymentId: string, amount: number, reason: string, providerRef: string) {
+    /** An order closed before it was paid (cancelled or expired): its unsettled payment is cancelled too. */
+    async closeForOrder(orderId: string, reason: string) {
+      const payment = await Payment.findOne({ where: { orderId }, raw: true });
+      if (!payment || !["pending", "processing"].includes(payment.status)) return;
+      if (payment.providerRef && (payment.status === "pending" || payment.nextAction)) {
+        await this.provider.cancel(payment.providerRef, `payment:${payment.id}:cancel`).catch((e: Error) => this.logger.warn(`Provider cancel of ${payment.id}:`, e.message));
+      }
+      // A charge in flight is left to finish: if it succeeds, the order asks for its refund.
+      await this.settle(payment.id, "cancelled", `order ${reason}`, `order_${reason}`);
+    },
+
+    /** The full refund the order asks for when it cannot keep a charge: once per order, however often asked. */
+    async refundForOrder(orderId: string, reason: string) {
+      const payment = await Payment.findOne({ where: { orderId }, raw: true });
+      if (!payment) throw new Error(`no payment for order ${orderId}`);
+      if (payment.status === "refunded") return;
+      await this.refund(payment.id, undefined, `automatic: ${reason}`, `order:${orderId}`);
+    },
+
+    /**
+     * Refunds as a ledger. 1) In one transaction the amount is claimed on the payment (a conditional
+     * update: concurrent refunds never add up past it) and a pending refund record is written.
+     * 2) The provider is asked with the record's own id as the idempotency key. 3) The record is
+     * marked succeeded, with the payment's status and its event; or failed, and the claim given
+     * back. The records that are not failed always sum to the payment's refundedAmount. The same
+     * `requestKey` finds the same record: a replay, or the retry of a refund a crash interrupted.
+     */
+    async refund(paymentId: string, amount: number | undefined, reason: string, requestKey: string): Promise<RefundRecord & { replayed: boolean }> {
+      const claim = await this.claimRefund(paymentId, amount, reason, requestKey);
+      if (claim.status !== "pending") return claim;
+
+      const payment = (await Payment.findByPk(paymentId, { raw: true }))!;
+      let providerRef: string;
+      try {
+        providerRef = (await this.provider.refund(payment.providerRef ?? payment.id, claim.amount, `refund:${claim.id}`, { refundId: String(claim.id) })).ref;
+      } catch (err: any) {
+        await this.failRefund(claim);
+        throw new DomainError(409, "PROVIDER_UNAVAILABLE", `The refund failed at the provider: ${err?.message ?? err}`, { refundId: claim.id });
+      }
+      await this.completeRefund(claim, providerRef);
+      return { ...claim, status: "succeeded", providerRef };
+    },
+
+    assertRefundable(payment: Payment) {
+      if (!REFUNDABLE.includes(payment.status)) {
+        throw new DomainError(409, "ILLEGAL_TRANSITION", `A ${payment.status} payment cannot be refunded`, { status: payment.status });
+      }
+    },
+
+    /** Step 1 of a refund: the claim on the payment and the pending record, in one transaction (or the record this key already has). */
+    async claimRefund(paymentId: string, amount: number | undefined, reason: string, requestKey: string): Promise<RefundRecord & { replayed: boolean }> {
+      try {
+        return await inTransaction(this.sequelize, async (transaction) => {
+          const existing = await Refund.findOne({ where: { requestKey }, transaction, raw: true });
+          if (existing) return { ...existing, replayed: true };
+          const payment = await Payment.findByPk(paymentId, { transaction, raw: true });
+          if (!payment) throw notFound("payment", { id: paymentId });
+          this.assertRefundable(payment);
+          const wanted = amount ?? payment.amount - payment.refundedAmount;
+          const [claimed] = wanted > 0 ? await Payment.update({ refundedAmount: literal(`refunded_amount + ${Math.trunc(wanted)}`) as any }, {
+            where: { id: paymentId, status: REFUNDABLE as PaymentStatus[], [Op.and]: [literal(`refunded_amount + ${Math.trunc(wanted)} <= amount`)] },
+            transaction,
+          }) : [0];
+          if (claimed === 0) {
+            const now = (await Payment.findByPk(paymentId, { transaction, raw: true }))!;
+            this.assertRefundable(now);
+            const remaining = now.amount - now.refundedAmount;
+            throw new DomainError(422, "REFUND_EXCEEDS_PAYMENT", `At most ${remaining} can still be refunded`, { remaining, requested: wanted });
+          }
+          const created = await Refund.create({ paymentId, amount: wanted, reason, status: "pending", requestKey, providerRef: null }, { transaction });
+          return { ...(created.get({ plain: true }) as RefundRecord), replayed: false };
+        });
+      } catch (err) {
+        // The same key at the same moment: the first request's record.
+        if (!(err instanceof UniqueConstraintError)) throw err;
+        const twin = await Refund.findOne({ where: { requestKey }, raw: true });
+        if (!twin) throw err;
+        return { ...twin, replayed: true };
+      }
+    },
+
+    /** The provider refused or could not be reached: the record fails, its claim goes back, its key is free again. */
+    async failRefund(claim: RefundRecord) {
       await inTransaction(this.sequelize, async (transaction) => {
-        await Refund.create({ paymentId, amount, reason, providerRef }, { transaction });
-        const p = (await Payment.findByPk(paymentId, { transaction, raw: true }))!;
-        const fullyRefunded = p.refundedAmount >= p.amount;
-        await Payment.update({ status: fullyRefunded ? "refunded" : "partially_refunded" }, { where: { id: paymentId }, transaction });
+        const [failed] = await Refund.update({ status: "failed", requestKey: `${claim.requestKey}#failed:${claim.id}` }, { where: { id: claim.id, status: "pending" }, transaction });
+        if (failed) await Payment.update({ refundedAmount: literal(`refunded_amount - ${Math.trunc(claim.amount)}`) as any }, { where: { id: claim.paymentId }, transaction });
+      });
+    },
+
+    /** The provider refunded: the record succeeds, the payment moves, and payment.refunded goes out. */
+    async completeRefund(claim: RefundRecord, providerRef: string) {
+      await inTransaction(this.sequelize, async (transaction) => {
+        // The payment row first: concurrent refunds of one payment settle one after another.
+        const p = (await Payment.findByPk(claim.paymentId, { transaction, lock: true, raw: true }))!;
+        const [done] = await Refund.update({ status: "succeeded", providerRef }, { where: { id: claim.id, status: "pending" }, transaction });
+        if (!done) return;
+        const refundedTotal = Number((await Refund.sum("amount", { where: { paymentId: p.id, status: "succeeded" }, transaction })) ?? 0);
+        const fullyRefunded = refundedTotal >= p.amount;
+        await Payment.update({ status: fullyRefunded ? "refunded" : "partially_refunded" }, { where: { id: p.id }, transaction });
         await addToOutbox(
           this.sequelize,
           envelope("payments", "payment.refunded", p.orderId, {
-            paymentId, orderId: p.orderId, userId: p.userId, amount, refundedTotal: p.refundedAmount, fullyRefunded, currency: p.currency, reason,
+            paymentId: p.id, orderId: p.orderId, userId: p.userId, refundId: claim.id, amount: claim.amount, refundedTotal, fullyRefunded, currency: p.currency, reason: claim.reason,
           }),
           transaction,
         );
@@ -382,21 +504,17 @@ const PaymentsService: ServiceSchema<any> = {
       this.kickRelay();
     },
 
-    /** A refund made in Stripe's dashboard: records what we do not know yet (charge.refunded). */
+    /** Refunds made in Stripe's dashboard (charge.refunded): recorded like ours. Ours carry our refund id and are skipped. */
     async syncRefunds(paymentId: string, charge: any) {
       for (const r of charge.refunds?.data ?? []) {
-        if (await Refund.findOne({ where: { providerRef: r.id }, raw: true })) continue;
-        const [claimed] = await Payment.update({ refundedAmount: literal(`refunded_amount + ${Math.trunc(r.amount)}`) as any }, {
-          where: { id: paymentId, status: ["completed", "partially_refunded"], [Op.and]: [literal(`refunded_amount + ${Math.trunc(r.amount)} <= amount`)] },
+        if (r.metadata?.refundId || r.status === "failed") continue;
+        const key = `stripe:${r.id}`;
+        const claim = await this.claimRefund(paymentId, Math.trunc(r.amount), r.reason ?? "refunded in Stripe", key).catch((err: unknown) => {
+          if (err instanceof DomainError) return undefined; // already fully refunded here: nothing more to record
+          throw err;
         });
-        if (claimed) await this.recordRefund(paymentId, r.amount, r.reason ?? "refunded in Stripe", r.id);
+        if (claim && claim.status === "pending") await this.completeRefund(claim, r.id);
       }
-    },
-
-    /** An order cancelled before payment: its pending payment is cancelled too (a conditional move: idempotent). */
-    async onOrderCancelled(event: Envelope) {
-      const payment = await Payment.findOne({ where: { orderId: String(event.data.orderId) }, raw: true });
-      if (payment) await this.settle(payment.id, "cancelled", "order cancelled", "order_cancelled");
     },
 
     page(where: Record<string, unknown>, params: ListParams) {
@@ -421,6 +539,15 @@ const PaymentsService: ServiceSchema<any> = {
         refundedAmount: Number(p.refundedAmount ?? 0),
         createdAt: new Date(p.createdAt).toISOString(),
         updatedAt: new Date(p.updatedAt).toISOString(),
+      };
+    },
+
+    /** A payment with its refund records, oldest first. */
+    async detailedView(p: any) {
+      const refunds = await Refund.findAll({ where: { paymentId: p.id }, order: [["id", "ASC"]], raw: true });
+      return {
+        ...this.view(p),
+        refunds: refunds.map((r) => ({ id: r.id, amount: Number(r.amount), status: r.status, reason: r.reason, createdAt: new Date(r.createdAt).toISOString() })),
       };
     },
 

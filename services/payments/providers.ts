@@ -22,7 +22,8 @@ export interface PaymentProvider {
   createIntent(input: { amount: number; currency: string; paymentId: string; orderId: string }, idempotencyKey: string): Promise<{ ref: string }>;
   confirm(ref: string, paymentMethod: string, idempotencyKey: string): Promise<ConfirmOutcome>;
   cancel(ref: string, idempotencyKey: string): Promise<void>;
-  refund(ref: string, amount: number, idempotencyKey: string): Promise<{ ref: string }>;
+  /** `metadata.refundId` lets a refund webhook tell our own refunds from ones made at the provider. */
+  refund(ref: string, amount: number, idempotencyKey: string, metadata: { refundId: string }): Promise<{ ref: string }>;
   /** What may be stored of a payment method: never a card number. */
   describeMethod(token: string): Promise<CardDetails>;
 }
@@ -54,8 +55,13 @@ export class SimulatedProvider implements PaymentProvider {
 
   async cancel(): Promise<void> {}
 
+  /** Refunds really asked for, by idempotency key: a test can see a refund reached the provider once. */
+  readonly refunds = new Map<string, number>();
+
   async refund(_ref: string, amount: number, idempotencyKey: string): Promise<{ ref: string }> {
-    return { ref: `sim_re_${idempotencyKey}_${amount}` };
+    this.refunds.set(idempotencyKey, (this.refunds.get(idempotencyKey) ?? 0) + 1);
+    // Like Stripe: the same key names the same refund.
+    return { ref: `sim_re_${idempotencyKey.replace(/[^A-Za-z0-9]/g, "_")}_${amount}` };
   }
 
   async describeMethod(token: string): Promise<CardDetails> {
@@ -104,8 +110,8 @@ export class StripeProvider implements PaymentProvider {
     await this.stripe.paymentIntents.cancel(ref, {}, { idempotencyKey });
   }
 
-  async refund(ref: string, amount: number, idempotencyKey: string): Promise<{ ref: string }> {
-    const refund = await this.stripe.refunds.create({ payment_intent: ref, amount }, { idempotencyKey });
+  async refund(ref: string, amount: number, idempotencyKey: string, metadata: { refundId: string }): Promise<{ ref: string }> {
+    const refund = await this.stripe.refunds.create({ payment_intent: ref, amount, metadata }, { idempotencyKey });
     return { ref: refund.id };
   }
 

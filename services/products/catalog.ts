@@ -2,9 +2,12 @@
  * Pure catalog rules: what a client may ask of the catalog and how a product is shown.
  * No Moleculer, no SQL: unit-tested on its own.
  */
+import { pageParams } from "../../lib/params";
 
-export const MAX_PAGE_SIZE = 100;
+export { MAX_PAGE_SIZE } from "../../lib/params";
 export const DEFAULT_PAGE_SIZE = 20;
+/** Prices are minor units up to ten million in major units; filters share the bound. */
+export const MAX_PRICE = 1_000_000_000;
 
 export const SORT_FIELDS = ["price", "name", "createdAt", "stock", "id"] as const;
 export type SortField = (typeof SORT_FIELDS)[number];
@@ -78,6 +81,11 @@ export function toView(p: ProductRecord): ProductView {
   };
 }
 
+/** What admins see: the public view plus the units held by live reservations. */
+export function toAdminView(p: ProductRecord): ProductView & { reserved: number } {
+  return { ...toView(p), reserved: Number(p.reserved) };
+}
+
 /** Products with at most this many units available count as low on stock in the stats. */
 export const LOW_STOCK_THRESHOLD = 10;
 
@@ -107,7 +115,7 @@ export const productFields = {
   sku: { type: "string", min: 1, max: 64, pattern: /^[A-Za-z0-9._-]+$/ },
   name: { type: "string", min: 1, max: 200, trim: true },
   description: { type: "string", max: 5000, optional: true, nullable: true },
-  price: { type: "number", integer: true, min: 0, max: 1_000_000_000, convert: false },
+  price: { type: "number", integer: true, min: 0, max: MAX_PRICE, convert: false },
   currency: { type: "string", pattern: /^[A-Z]{3}$/, optional: true },
   stock: { type: "number", integer: true, min: 0, max: 1_000_000_000, convert: false },
   category: { type: "string", min: 1, max: 100, trim: true },
@@ -116,11 +124,11 @@ export const productFields = {
 } as const;
 
 export const listParams = {
-  limit: { type: "number", integer: true, min: 1, max: MAX_PAGE_SIZE, optional: true, convert: true },
-  offset: { type: "number", integer: true, min: 0, max: 1_000_000, optional: true, convert: true },
+  ...pageParams,
   category: { type: "string", min: 1, max: 100, optional: true },
-  minPrice: { type: "number", integer: true, min: 0, optional: true, convert: true },
-  maxPrice: { type: "number", integer: true, min: 0, optional: true, convert: true },
+  // Bounded like every number that reaches SQL: 1e21 is no price, and some drivers cannot send it.
+  minPrice: { type: "number", integer: true, min: 0, max: MAX_PRICE, optional: true, convert: true },
+  maxPrice: { type: "number", integer: true, min: 0, max: MAX_PRICE, optional: true, convert: true },
   q: { type: "string", min: 1, max: 100, optional: true },
   sort: { type: "enum", values: SORT_VALUES, optional: true },
 } as const;

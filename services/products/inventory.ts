@@ -74,9 +74,16 @@ export class Inventory {
     return this.settle(orderId, "released", (q) => ({ reserved: literal(`reserved - ${q}`) }), transaction);
   }
 
-  /** Puts sold units back on the shelf (a fully refunded order whose goods return). Once per order. */
+  /**
+   * Puts a fully refunded order's units back on the shelf. Once per order. The refund can arrive
+   * before the order's sale was committed (order.paid and payment.refunded travel on different
+   * topics): then the goods never left, the reservation is released, and the late commit finds
+   * nothing to sell.
+   */
   async restock(orderId: string, transaction: Transaction): Promise<StockLine[]> {
-    const rows = await StockReservation.findAll({ where: { orderId, status: "committed" }, transaction, raw: true });
+    const all = await this.rowsOf(orderId, transaction);
+    if (all.length && toReservation(orderId, all).status === "active") return (await this.release(orderId, transaction)).lines;
+    const rows = all.filter((r) => r.status === "committed");
     await this.lockProducts(rows.map((r) => r.productId), transaction);
     for (const row of [...rows].sort((a, b) => a.productId - b.productId)) {
       const [moved] = await StockReservation.update({ status: "restocked" as any }, { where: { id: row.id, status: "committed" }, transaction });
@@ -114,6 +121,12 @@ export class Inventory {
     throw new DomainError(409, "STOCK_BELOW_RESERVED", `${product.reserved} units are reserved: stock cannot go below that`, {
       reserved: product.reserved,
     });
+  }
+
+  /** Goods arrived: adds units to the stock (a relative change, so it never races a sale). */
+  async receive(productId: number, quantity: number): Promise<void> {
+    const [changed] = await Product.update({ stock: literal(`stock + ${units(quantity)}`) } as any, { where: { id: productId } });
+    if (changed === 0) throw notFound("product", { id: productId });
   }
 
   private async settle(

@@ -7,9 +7,12 @@ import { Op, fn, col, literal, UniqueConstraintError, ForeignKeyConstraintError,
 import { SqlDbMixin } from "../../mixins/sql-db.mixin";
 import { containsIgnoringCase } from "../../lib/sql";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
+import { SweeperMixin } from "../../mixins/sweeper.mixin";
 import { envelope, type Envelope } from "../../lib/events/envelope";
+import type { Transaction } from "sequelize";
 import { addToOutbox, integrationEventMigrations, processOnce, SqlDeadLetters, SqlOutbox } from "../../lib/events/stores";
 import { config } from "../../lib/config";
+import { pageParams } from "../../lib/params";
 import { DomainError, notFound } from "../../lib/errors";
 import type { ShopMeta } from "../../lib/http/access";
 import { created, noContent } from "../../lib/http/responses";
@@ -23,6 +26,7 @@ import {
   LOW_STOCK_THRESHOLD,
   parseSort,
   productFields,
+  toAdminView,
   toInt,
   toView,
   type CatalogStats,
@@ -42,10 +46,12 @@ interface ListParams {
 }
 
 const cfg = config();
-const idParam = { id: { type: "number", integer: true, positive: true, convert: true } } as const;
-const pageParams = { limit: listParams.limit, offset: listParams.offset } as const;
+// Ids are INTEGER columns: a larger number names no product and is refused before SQL.
+const idParam = { id: { type: "number", integer: true, positive: true, max: 2_147_483_647, convert: true } } as const;
 const LIST_CACHE_KEYS = ["limit", "offset", "category", "minPrice", "maxPrice", "q", "sort"];
 const orderIdParam = { orderId: { type: "string", min: 1, max: 64 } } as const;
+/** How long past an order's payBy and payment grace a reservation nobody released is kept before the sweeper frees it. */
+const ORPHAN_MARGIN_SECONDS = 60;
 
 /** Editable fields of a product; `stock` has its own endpoint so reservations are respected. */
 const { stock: stockField, ...editableFields } = productFields;
@@ -55,13 +61,28 @@ const ProductsService: ServiceSchema<any> = {
   name: "products",
   // Moleculer starts the last mixin first: the database (and its migrations) before the bridge.
   mixins: [
-    // Payments move the reservations; orders cancelled before payment give their stock back.
+    SweeperMixin({ method: "sweepExpiredReservations", everySeconds: cfg.checkout.sweepIntervalSeconds, what: "Freeing orphaned reservations" }),
+    // The orders context decides (services/orders/payment-flow.ts): a paid order's reservation is
+    // committed; one that was cancelled, expired or failed its payment gives its stock back.
     KafkaBridgeMixin({
       handlers: {
-        "payment.completed": "onPaymentCompleted",
-        "payment.failed": "onPaymentFailed",
-        "payment.refunded": "onPaymentRefunded",
-        "order.cancelled": "onOrderCancelled",
+        "order.paid"(event) {
+          return this.commitForPaidOrder(event);
+        },
+        "order.cancelled"(event) {
+          return this.moveStock(event, (t: Transaction) => this.inventory.release(event.data.orderId, t));
+        },
+        "order.expired"(event) {
+          return this.moveStock(event, (t: Transaction) => this.inventory.release(event.data.orderId, t));
+        },
+        "payment.failed"(event) {
+          return this.moveStock(event, (t: Transaction) => this.inventory.release(event.data.orderId, t));
+        },
+        // A full refund puts the goods back on the shelf when RESTOCK_ON_REFUND is on.
+        "payment.refunded"(event) {
+          const restock = event.data.fullyRefunded && cfg.products.restockOnRefund;
+          return this.moveStock(event, async (t: Transaction) => (restock ? this.inventory.restock(event.data.orderId, t) : undefined));
+        },
       },
     }),
     SqlDbMixin({ service: "products", models: defineProductModels, migrations: [...productMigrations, ...integrationEventMigrations] }),
@@ -201,7 +222,7 @@ const ProductsService: ServiceSchema<any> = {
       summary: "The whole catalog, inactive products included",
       params: { ...listParams, isActive: { type: "boolean", optional: true, convert: true } },
       handler(ctx: Context<ListParams>) {
-        return this.listProducts(ctx.params, {}, true);
+        return this.listProducts(ctx.params, {}, true, toAdminView);
       },
     },
 
@@ -211,7 +232,7 @@ const ProductsService: ServiceSchema<any> = {
       summary: "One product, active or not",
       params: idParam,
       async handler(ctx: Context<{ id: number }>) {
-        return toView(await this.findProduct(ctx.params.id, false));
+        return toAdminView(await this.findProduct(ctx.params.id, false));
       },
     },
 
@@ -281,7 +302,19 @@ const ProductsService: ServiceSchema<any> = {
       async handler(ctx: Context<{ id: number; stock: number }>) {
         await this.inventory.setStock(ctx.params.id, ctx.params.stock);
         await this.clearCache();
-        return toView(await this.findProduct(ctx.params.id, false));
+        return toAdminView(await this.findProduct(ctx.params.id, false));
+      },
+    },
+
+    receiveStock: {
+      rest: "POST /admin/products/:id/stock/receive",
+      auth: "admin",
+      summary: "Goods arrived: add units to the stock (relative, safe while orders sell it)",
+      params: { $$strict: true, ...idParam, quantity: { type: "number", integer: true, min: 1, max: 1_000_000, convert: false } },
+      async handler(ctx: Context<{ id: number; quantity: number }>) {
+        await this.inventory.receive(ctx.params.id, ctx.params.quantity);
+        await this.clearCache();
+        return toAdminView(await this.findProduct(ctx.params.id, false));
       },
     },
 
@@ -338,7 +371,7 @@ const ProductsService: ServiceSchema<any> = {
   },
 
   methods: {
-    async listProducts(params: ListParams, extraWhere: WhereOptions = {}, includeInactive = false) {
+    async listProducts(params: ListParams, extraWhere: WhereOptions = {}, includeInactive = false, view: (p: ProductRecord) => unknown = toView) {
       const limit = params.limit ?? DEFAULT_PAGE_SIZE;
       const offset = params.offset ?? 0;
       const conditions: WhereOptions[] = [extraWhere];
@@ -355,7 +388,7 @@ const ProductsService: ServiceSchema<any> = {
         offset,
         raw: true,
       });
-      return { items: (rows as unknown as ProductRecord[]).map(toView), total: count, limit, offset };
+      return { items: (rows as unknown as ProductRecord[]).map(view), total: count, limit, offset };
     },
 
     async findProduct(id: number, activeOnly: boolean): Promise<ProductRecord> {
@@ -386,22 +419,22 @@ const ProductsService: ServiceSchema<any> = {
       if ((await processOnce(this.sequelize, "products", event.id, async (t) => void (await move(t)))) === "applied") await this.stockChanged();
     },
 
-    onPaymentCompleted(event: Envelope) {
-      return this.moveStock(event, (t: any) => this.inventory.commit(String(event.data.orderId), t));
-    },
-
-    onPaymentFailed(event: Envelope) {
-      return this.moveStock(event, (t: any) => this.inventory.release(String(event.data.orderId), t));
-    },
-
-    onOrderCancelled(event: Envelope) {
-      return this.moveStock(event, (t: any) => this.inventory.release(String(event.data.orderId), t));
-    },
-
-    /** A full refund puts the goods back on the shelf when RESTOCK_ON_REFUND is on. */
-    onPaymentRefunded(event: Envelope) {
-      const restock = event.data.fullyRefunded && cfg.products.restockOnRefund;
-      return this.moveStock(event, async (t: any) => (restock ? this.inventory.restock(String(event.data.orderId), t) : undefined));
+    /**
+     * Commits a paid order's reservation. If it is gone (lapsed or released while the payment was
+     * in flight), the sale cannot stand: stock.commit_failed tells the orders context, which has
+     * the charge refunded. Never a charge kept without goods.
+     */
+    commitForPaidOrder(event: Envelope<{ orderId: string }>) {
+      const { orderId } = event.data;
+      return this.moveStock(event, async (t: Transaction) => {
+        try {
+          await this.inventory.commit(orderId, t);
+        } catch (err) {
+          if (!(err instanceof DomainError)) throw err;
+          this.logger.warn(`Order ${orderId} was paid but its stock cannot be committed (${err.type}): asking for a refund`);
+          await addToOutbox(this.sequelize, envelope("products", "stock.commit_failed", orderId, { orderId, reason: err.type }), t);
+        }
+      });
     },
 
     /** After any stock movement: cached reads are stale, and a stock event waits in the outbox. */
@@ -421,22 +454,15 @@ const ProductsService: ServiceSchema<any> = {
 
   created() {
     // Every stock movement goes out as a stock event from its own transaction.
-    this.inventory = new Inventory(this.sequelize, cfg.products.reservationTtlSeconds * 1000, undefined, (transaction, type, orderId, lines) =>
+    // The orders context releases reservations (cancel, expiry); this lifetime is only the safety net
+    // for one whose order never came to be (a checkout that died half-way) or whose release was lost.
+    const { reservationTtlSeconds, paymentGraceSeconds } = cfg.checkout;
+    const safetyLifetimeMs = (reservationTtlSeconds + paymentGraceSeconds + ORPHAN_MARGIN_SECONDS) * 1000;
+    this.inventory = new Inventory(this.sequelize, safetyLifetimeMs, undefined, (transaction, type, orderId, lines) =>
       addToOutbox(this.sequelize, envelope("products", type, orderId, { orderId, lines }), transaction),
     );
     this.outbox = new SqlOutbox(this.sequelize, "products");
     this.deadLetters = new SqlDeadLetters(this.sequelize);
-  },
-
-  started() {
-    this.sweeper = setInterval(() => {
-      this.sweepExpiredReservations().catch((err: Error) => this.logger.warn("Reservation sweep failed:", err.message));
-    }, cfg.products.sweepIntervalSeconds * 1000);
-    this.sweeper.unref();
-  },
-
-  stopped() {
-    clearInterval(this.sweeper);
   },
 };
 

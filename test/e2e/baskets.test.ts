@@ -1,20 +1,20 @@
 /** Baskets through the gateway, tried as a new user would on the embedded shop (memory store). */
-import { startShop, http, type RunningShop } from "../support/shop";
-import { TokenService } from "../../lib/auth/tokens";
+import { startShop, http, signedIn, type RunningShop } from "../support/shop";
 
 let shop: RunningShop;
 let user: string;
 let otherUser: string;
 let admin: string;
+let userA: string;
+let userB: string;
 const ids: Record<string, number> = {};
 const api = (path: string) => `${shop.url}/api/v1${path}`;
 
 beforeAll(async () => {
   shop = await startShop();
-  const tokens = new TokenService(process.env.JWT_SECRET!);
-  user = (await tokens.sign({ id: "user-a", role: "user" })).token;
-  otherUser = (await tokens.sign({ id: "user-b", role: "user" })).token;
-  admin = (await tokens.sign({ id: "admin-1", role: "admin" })).token;
+  ({ id: userA, token: user } = await signedIn(shop, "user-a@baskets.test"));
+  ({ id: userB, token: otherUser } = await signedIn(shop, "user-b@baskets.test"));
+  admin = (await signedIn(shop, "admin-1@baskets.test", "admin")).token;
   for (const p of [
     { sku: "MUG", name: "Blue mug", price: 1250, stock: 500, category: "kitchen" },
     { sku: "PAN", name: "Cast iron pan", price: 4999, stock: 3, category: "kitchen" },
@@ -27,7 +27,7 @@ beforeAll(async () => {
 afterAll(() => shop.stop());
 
 it("builds a basket from catalog prices: add two products, change a quantity, remove one", async () => {
-  expect((await http(api("/basket"), { token: user })).body).toEqual({ userId: "user-a", items: [], itemCount: 0, total: 0, currency: null, expiresAt: null });
+  expect((await http(api("/basket"), { token: user })).body).toEqual({ userId: userA, items: [], itemCount: 0, total: 0, currency: null, expiresAt: null });
 
   await http(api("/basket/items"), { method: "POST", token: user, body: { productId: ids.MUG, quantity: 2 } });
   const two = await http(api("/basket/items"), { method: "POST", token: user, body: { productId: ids.PAN, quantity: 1 } });
@@ -63,10 +63,10 @@ it("refuses client prices, unknown or inactive products, too much stock and a se
 
 it("gives each user their own basket; admins reach anyone's", async () => {
   await http(api("/basket/items"), { method: "POST", token: user, body: { productId: ids.MUG, quantity: 1 } });
-  expect((await http(api("/basket"), { token: otherUser })).body).toMatchObject({ userId: "user-b", items: [] });
-  expect((await http(api("/admin/baskets/user-a"), { token: otherUser })).status).toBe(403);
-  expect((await http(api("/admin/baskets/user-a"), { token: admin })).body).toMatchObject({ userId: "user-a", itemCount: 1 });
-  expect((await http(api("/admin/baskets/user-a"), { method: "DELETE", token: admin })).status).toBe(204);
+  expect((await http(api("/basket"), { token: otherUser })).body).toMatchObject({ userId: userB, items: [] });
+  expect((await http(api(`/admin/baskets/${userA}`), { token: otherUser })).status).toBe(403);
+  expect((await http(api(`/admin/baskets/${userA}`), { token: admin })).body).toMatchObject({ userId: userA, itemCount: 1 });
+  expect((await http(api(`/admin/baskets/${userA}`), { method: "DELETE", token: admin })).status).toBe(204);
   expect((await http(api("/basket"), { token: user })).body.items).toEqual([]);
 });
 
@@ -76,13 +76,13 @@ it("keeps all of 100 parallel adds of one unit", async () => {
   expect((await http(api("/basket"), { token: otherUser })).body.items[0].quantity).toBe(100);
 });
 
-it("empties the owner's basket once when their payment completes", async () => {
+it("empties the owner's basket once when their order is paid", async () => {
   await http(api("/basket/items"), { method: "POST", token: user, body: { productId: ids.MUG, quantity: 1 } });
   const baskets: any = shop.broker.getLocalService("baskets");
-  const event = { id: "evt-payment-1", type: "payment.completed" as const, data: { userId: "user-a", orderId: "order-1", paymentId: "pay-1" } };
-  expect(await baskets.onPaymentCompleted(event)).toBe("applied");
+  const event = { id: "evt-order-paid-1", type: "order.paid" as const, data: { userId: userA, orderId: "order-1", paymentId: "pay-1" } };
+  expect(await baskets.onOrderPaid(event)).toBe("applied");
   expect((await http(api("/basket"), { token: user })).body.items).toEqual([]);
   await http(api("/basket/items"), { method: "POST", token: user, body: { productId: ids.MUG, quantity: 1 } });
-  expect(await baskets.onPaymentCompleted(event)).toBe("duplicate");
+  expect(await baskets.onOrderPaid(event)).toBe("duplicate");
   expect((await http(api("/basket"), { token: user })).body.itemCount).toBe(1);
 });

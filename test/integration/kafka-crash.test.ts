@@ -64,7 +64,7 @@ it("applies every event exactly once across a SIGKILL and a restart", async () =
   await producer.connect();
   const events = Array.from({ length: EVENTS }, (_, i) => {
     const orderId = randomUUID();
-    return envelope("orders", "order.created", orderId, { orderId, userId: `user-${i}`, total: 100 + i, currency: "USD" });
+    return envelope("orders", "order.created", orderId, { orderId, userId: `user-${i}`, total: 100 + i, currency: "USD", payBy: new Date().toISOString() });
   });
   await producer.send({ topic: `${prefix}order-events`, acks: -1, messages: events.map((e) => ({ key: e.subject, value: JSON.stringify(e) })) });
   await producer.disconnect();

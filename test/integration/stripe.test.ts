@@ -15,7 +15,7 @@ describe("Stripe provider on stripe-mock", () => {
     expect(ref).toMatch(/^pi_/);
     const outcome = await provider.confirm(ref, "pm_card_visa", `${key}:confirm`);
     expect(["succeeded", "failed", "requires_action"]).toContain(outcome.status);
-    expect((await provider.refund(ref, 500, `${key}:refund`)).ref).toMatch(/^re_/);
+    expect((await provider.refund(ref, 500, `${key}:refund`, { refundId: "1" })).ref).toMatch(/^re_/);
     await expect(provider.cancel(ref, `${key}:cancel`)).resolves.toBeUndefined();
   });
 

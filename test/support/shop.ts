@@ -83,6 +83,19 @@ export async function http(
 }
 
 /**
+ * A real account on the running shop, signed in: its id and an access token (the gateway checks
+ * every token against the account as it is now, so a token for an account that does not exist is
+ * refused). Admins are made the way operators make them (users.ensureAdmin).
+ */
+export async function signedIn(shop: RunningShop, email: string, role: "user" | "admin" = "user"): Promise<{ id: string; token: string }> {
+  const password = "test password 1";
+  if (role === "admin") await shop.broker.call("users.ensureAdmin", { email, password });
+  else await shop.broker.call("users.register", { email, password, firstName: "Test", lastName: "User" });
+  const session = await shop.broker.call<{ user: { id: string }; accessToken: string }, { email: string; password: string }>("users.login", { email, password });
+  return { id: session.user.id, token: session.accessToken };
+}
+
+/**
  * The shop on the real stack: a fresh database per service (PostgreSQL; payments on MariaDB, as in
  * docker-compose), Redis, Kafka at `kafkaBrokers`, and its own namespace. `drop()` removes the databases.
  */

@@ -36,8 +36,20 @@ describe("configuration", () => {
     [{ PRODUCTS_DB_URL: "mongodb://x" }, /PRODUCTS_DB_URL must start with/],
     [{ JWT_SECRET: "short" }, /at least 32 characters/],
     [{ PAYMENT_PROVIDER: "stripe" }, /needs STRIPE_SECRET_KEY/],
+    // Split over nodes without Kafka, integration events would stay in the process that wrote them.
+    [{ TRANSPORTER: "nats://n:4222", SERVICES: "payments" }, /KAFKA_BROKERS is required: this node runs payments on TRANSPORTER without products, baskets, orders, notifications/],
+    [{ TRANSPORTER: "nats://n:4222", SERVICES: "api,orders,products" }, /KAFKA_BROKERS is required/],
   ])("refuses %j with a message naming the variable", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it.each([
+    ["every event service in one node", { TRANSPORTER: "nats://n:4222", SERVICES: "users,products,baskets,orders,payments,notifications" }],
+    ["a node with no event service", { TRANSPORTER: "nats://n:4222", SERVICES: "api,users" }],
+    ["a split node with Kafka", { TRANSPORTER: "nats://n:4222", SERVICES: "payments", KAFKA_BROKERS: "k:9092" }],
+    ["the embedded default with some services", { SERVICES: "api,products" }],
+  ])("starts %s", (_name, env) => {
+    expect(() => loadConfig(env)).not.toThrow();
   });
 });
