@@ -8,13 +8,11 @@ import { currentRequestId, RequestContextMiddleware } from "./lib/request-contex
 import { ShopPrometheusReporter } from "./lib/prometheus";
 import { registerHealthCheck } from "./lib/health";
 import { DomainErrorMiddleware } from "./lib/errors";
+import { isInfrastructureFault } from "./lib/faults";
+import { ClientInputMiddleware } from "./lib/http/client-input";
 import { replCommands } from "./lib/repl-commands";
 
 const cfg = config();
-
-/** Only infrastructure failures count against a circuit or are worth a retry; a 4xx is the caller's fault. */
-const isServerFault = (err: Errors.MoleculerError | Error): boolean =>
-  !(err as Errors.MoleculerError).code || (err as Errors.MoleculerError).code >= 500;
 
 function logger(): BrokerOptions["logger"] {
   if (cfg.logFormat === "json") {
@@ -82,7 +80,8 @@ const brokerConfig: BrokerOptions = {
     minRequestCount: 20,
     windowTime: 60,
     halfOpenTime: 10_000,
-    check: isServerFault,
+    // Only a dependency that is down or too slow opens a circuit: no client input can (lib/faults.ts).
+    check: isInfrastructureFault,
   },
   bulkhead: {
     enabled: true,
@@ -101,7 +100,7 @@ const brokerConfig: BrokerOptions = {
     reporter: [new ShopPrometheusReporter({ port: cfg.metricsPort ?? null }) as any],
   },
   tracing: { enabled: false },
-  middlewares: [RequestContextMiddleware, DomainErrorMiddleware],
+  middlewares: [RequestContextMiddleware, DomainErrorMiddleware, ClientInputMiddleware],
   replOptions: { customCommands: replCommands } as BrokerOptions["replOptions"],
 
   // Node-wide dependencies join /health/ready next to the services' own (databases, Kafka).

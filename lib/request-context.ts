@@ -15,6 +15,11 @@ export function currentRequestId(): string | undefined {
   return storage.getStore()?.requestId;
 }
 
+/** Runs `work` as part of request `requestId`: for code outside any action, such as the gateway's error handler. */
+export function withRequestId<T>(requestId: string | undefined, work: () => T): T {
+  return storage.run({ requestId }, work);
+}
+
 /** Broker middleware: runs each local action and event handler inside its request's context. */
 export const RequestContextMiddleware: Middleware = {
   name: "RequestContext",

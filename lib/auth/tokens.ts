@@ -1,6 +1,9 @@
 /**
  * Access tokens: short-lived HS256 JWTs (jose). Verification pins the algorithm, issuer and
  * audience, so `none`, other algorithms and tokens minted for something else are rejected.
+ * A token carries the account's token version (`ver`) at signing; the gateway refuses it once the
+ * account's version has moved on. Its `role` is informational: the gateway authorizes with the
+ * account's current role.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
@@ -22,8 +25,8 @@ export class TokenService {
     this.key = new TextEncoder().encode(secret);
   }
 
-  async sign(caller: Caller): Promise<{ token: string; expiresIn: number }> {
-    const token = await new SignJWT({ role: caller.role })
+  async sign(caller: Caller, tokenVersion = 0): Promise<{ token: string; expiresIn: number }> {
+    const token = await new SignJWT({ role: caller.role, ver: tokenVersion })
       .setProtectedHeader({ alg: ALGORITHM, typ: "JWT" })
       .setSubject(caller.id)
       .setIssuer(ISSUER)
@@ -35,7 +38,7 @@ export class TokenService {
     return { token, expiresIn: this.ttlSeconds };
   }
 
-  async verify(token: string): Promise<Caller & { jti: string; iat: number }> {
+  async verify(token: string): Promise<Caller & { jti: string; iat: number; tokenVersion: number }> {
     try {
       const { payload } = await jwtVerify(token, this.key, {
         algorithms: [ALGORITHM],
@@ -44,7 +47,10 @@ export class TokenService {
         requiredClaims: ["sub", "exp", "iat", "jti"],
       });
       if (payload.role !== "user" && payload.role !== "admin") throw new InvalidTokenError("unknown role");
-      return { id: payload.sub!, role: payload.role, jti: payload.jti!, iat: payload.iat! };
+      // Tokens minted before versions existed count as version 0.
+      const tokenVersion = payload.ver ?? 0;
+      if (!Number.isSafeInteger(tokenVersion) || (tokenVersion as number) < 0) throw new InvalidTokenError("invalid token");
+      return { id: payload.sub!, role: payload.role, jti: payload.jti!, iat: payload.iat!, tokenVersion: tokenVersion as number };
     } catch (err) {
       if (err instanceof InvalidTokenError) throw err;
       if (err instanceof joseErrors.JWTExpired) throw new InvalidTokenError("token expired");

@@ -9,9 +9,13 @@ import ApiGateway from "moleculer-web";
 import serveStatic from "serve-static";
 import { Errors, type Context, type ServiceSchema } from "moleculer";
 import { config, SERVICE_NAMES } from "../../lib/config";
+import { normalizeEmail } from "../../lib/email";
+import { nestedDeeperThan } from "../../lib/http/client-input";
+import { withRequestId } from "../../lib/request-context";
 import { runHealthChecks } from "../../lib/health";
 import { prometheusText } from "../../lib/prometheus";
 import { resolveJwtSecret, TokenService, InvalidTokenError } from "../../lib/auth/tokens";
+import { AccessCache, type AccessState } from "../../lib/auth/access-cache";
 import { buildOpenApi, type RouteEntry } from "../../lib/http/openapi";
 import { ResponseCache } from "../../lib/http/response-cache";
 import { clientIp, MemoryRateLimitStore, RateLimiter, RedisRateLimitStore, type RateLimitStore } from "../../lib/http/rate-limit";
@@ -25,14 +29,37 @@ const API_PREFIX = "/api/v1";
 const SWAGGER_DIR = path.dirname(require.resolve("swagger-ui-dist/package.json"));
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const DOCS_PREFIX = "/api/docs";
+/** Deeper than any request of the shop, far shallower than what overflows a recursive walk (cache keys, JSON). */
+const MAX_BODY_DEPTH = 32;
+/** Accounts whose access state a gateway node keeps (the oldest goes first beyond it). */
+const ACCESS_CACHE_ENTRIES = 100_000;
 
-/** body-parser failures, in the shop's error vocabulary. */
-const BODY_ERRORS: Record<string, { name: string; message: string; type: string }> = {
-  "entity.parse.failed": { name: "BadRequestError", message: "Malformed JSON body", type: "INVALID_JSON" },
-  "entity.too.large": { name: "PayloadTooLargeError", message: "Request body too large", type: "PAYLOAD_TOO_LARGE" },
-  "encoding.unsupported": { name: "BadRequestError", message: "Unsupported body encoding", type: "UNSUPPORTED_ENCODING" },
-  "charset.unsupported": { name: "BadRequestError", message: "Unsupported body charset", type: "UNSUPPORTED_CHARSET" },
+/** Bodies the gateway cannot read (body-parser's failures by type, and our depth limit), in the shop's error vocabulary. */
+const BODY_ERRORS: Record<string, { name: string; message: string; type: string; code: number }> = {
+  "entity.parse.failed": { name: "BadRequestError", message: "Malformed JSON body", type: "INVALID_JSON", code: 400 },
+  "entity.too.large": { name: "PayloadTooLargeError", message: "Request body too large", type: "PAYLOAD_TOO_LARGE", code: 413 },
+  "encoding.unsupported": { name: "BadRequestError", message: "Unsupported body encoding", type: "UNSUPPORTED_ENCODING", code: 415 },
+  "charset.unsupported": { name: "BadRequestError", message: "Unsupported body charset", type: "UNSUPPORTED_CHARSET", code: 415 },
+  "encoding.invalid": { name: "BadRequestError", message: "The body cannot be decoded as its Content-Encoding says", type: "INVALID_BODY_ENCODING", code: 400 },
+  "request.size.invalid": { name: "BadRequestError", message: "The body does not match its Content-Length", type: "INVALID_BODY_LENGTH", code: 400 },
+  "request.aborted": { name: "BadRequestError", message: "Request aborted", type: "REQUEST_ABORTED", code: 400 },
+  "entity.too.deep": { name: "BadRequestError", message: `Request body nested deeper than ${MAX_BODY_DEPTH} levels`, type: "BODY_TOO_DEEP", code: 400 },
 };
+/**
+ * A corrupt gzip, deflate, br or zstd body fails in zlib, whose error reaches us without body-parser's
+ * type or status (moleculer-web keeps only message and code): its code is what says so.
+ */
+const UNDECODABLE_BODY = /^(Z_|ERR__ERROR_|ZSTD_error_)/;
+
+/** The client error a body failure stands for, or undefined when `err` is no body failure. */
+function bodyFailure(err: any): Errors.MoleculerClientError | undefined {
+  const key = typeof err?.type === "string" && err.type in BODY_ERRORS ? err.type : typeof err?.code === "string" && UNDECODABLE_BODY.test(err.code) ? "encoding.invalid" : undefined;
+  if (!key) return undefined;
+  const { name, message, type, code } = BODY_ERRORS[key];
+  const failure = new Errors.MoleculerClientError(message, code, type);
+  failure.name = name;
+  return failure;
+}
 
 type Req = IncomingMessage & {
   $action?: { name: string; auth?: Access; cache?: unknown; rateLimit?: "auth" };
@@ -122,6 +149,9 @@ const ApiService: ServiceSchema<any> = {
           ctx.meta.clientIp = clientIp(req, cfg.http.trustProxy);
           // Before authentication: guessing passwords or tokens costs the guesser, not us.
           await this.enforceRateLimits(ctx, req);
+          // A body nested thousands deep would overflow whatever walks it next (the cacher's keys,
+          // the transporter's JSON): refused like a malformed one, before any of them.
+          if (nestedDeeperThan(req.body, MAX_BODY_DEPTH)) throw bodyFailure({ type: "entity.too.deep" });
         },
         // Public cached reads are rendered once and kept in the gateway's micro-cache.
         onAfterCall(this: any, ctx: Context<unknown, ShopMeta>, _route: unknown, req: Req, _res: ServerResponse, data: unknown) {
@@ -145,6 +175,9 @@ const ApiService: ServiceSchema<any> = {
     listAliases: false,
     addRoute: false,
     removeRoute: false,
+    // The HTTP envelope around each routed call (moleculer-web's): the action it calls has its own
+    // circuit, and counting the same fault here too would "open" one for the whole gateway.
+    rest: { circuitBreaker: { enabled: false } },
 
     live: {
       handler() {
@@ -224,17 +257,35 @@ const ApiService: ServiceSchema<any> = {
       return ApiGateway.methods!.httpHandler.call(this, req, res, next);
     },
 
-    async authenticate(_ctx: Context, _route: unknown, req: Req) {
+    async authenticate(ctx: Context, _route: unknown, req: Req) {
       const header = req.headers.authorization;
       if (!header) return null;
       const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header);
       if (!match) throw new UnAuthorizedError("ERR_INVALID_TOKEN", { reason: "expected 'Bearer <token>'" });
+      let claims: Awaited<ReturnType<TokenService["verify"]>>;
       try {
-        const { id, role } = await this.tokens.verify(match[1]);
-        return { id, role };
+        claims = await this.tokens.verify(match[1]);
       } catch (err) {
         if (err instanceof InvalidTokenError) throw new UnAuthorizedError("ERR_INVALID_TOKEN", { reason: err.message });
         throw err;
+      }
+      // The account as it is now, not as it was when the token was signed: role and status changes
+      // take effect on the next request. A fresh cached state costs one map lookup.
+      const cached = this.accessCache.fresh(claims.id);
+      const state: AccessState | null = cached ? cached.value : await this.accessCache.load(claims.id, () => this.fetchAccessState(ctx, claims.id));
+      if (!state) throw new UnAuthorizedError("ERR_INVALID_TOKEN", { reason: "account not found" });
+      if (!state.active) throw new UnAuthorizedError("ERR_INVALID_TOKEN", { reason: "account deactivated" });
+      if (state.tokenVersion !== claims.tokenVersion) throw new UnAuthorizedError("ERR_INVALID_TOKEN", { reason: "token revoked" });
+      return { id: claims.id, role: state.role };
+    },
+
+    /** Asks users for an account's access state; without an answer no token is honoured (503). */
+    async fetchAccessState(ctx: Context, id: string): Promise<AccessState | null> {
+      try {
+        return await ctx.call("users.accessState", { id });
+      } catch (err) {
+        this.logger.warn(`Cannot read the access state of ${id}: ${(err as Error)?.message ?? err}`);
+        throw new Errors.MoleculerRetryableError("Service unavailable", 503, "AUTH_UNAVAILABLE");
       }
     },
 
@@ -249,13 +300,32 @@ const ApiService: ServiceSchema<any> = {
       }
     },
 
-    /** Stable error body; a 5xx never leaks internals (the log has them, with the request id). */
+    /**
+     * moleculer-web's handler of every failed request (replacing its own, which logs a 5xx in pieces
+     * Pino drops): a body the gateway cannot read is the client's 4xx, and a 5xx is logged once.
+     */
+    errorHandler(req: Req, res: ServerResponse, err: any) {
+      const error = bodyFailure(err) ?? err;
+      const clientError = typeof error?.code === "number" && error.code >= 400 && error.code < 500;
+      if (!clientError) this.logServerFault(req, error);
+      this.sendError(req, res, error);
+    },
+
+    /** One line per 5xx in either LOG_FORMAT: the error's name, message and stack, under the request's id. */
+    logServerFault(req: Req, err: unknown) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      // Outside any action here: the id the gateway gave the request names the line.
+      withRequestId(req.headers["x-request-id"] as string | undefined, () => {
+        // Pino serialises an Error given first (as `err`: type, message, stack) and drops arguments after the message.
+        if (cfg.logFormat === "json") this.logger.error(error, `Request failed: ${error.name}: ${error.message}`);
+        else this.logger.error("Request failed:", error);
+      });
+    },
+
+    /** Stable error body; a 5xx never leaks internals (errorHandler logged them, with the request id). */
     reformatError(err: Errors.MoleculerError) {
       const code = typeof err.code === "number" && err.code >= 400 && err.code < 600 ? err.code : 500;
-      const bodyError = typeof err.type === "string" ? BODY_ERRORS[err.type] : undefined;
-      if (bodyError) return { ...bodyError, code, data: null };
       if (code >= 500 && !(err instanceof Errors.MoleculerRetryableError) && code !== 503) {
-        this.logger.error("Request failed:", err);
         return { name: "InternalServerError", message: "Internal server error", code, type: "INTERNAL_ERROR", data: null };
       }
       // Validation failures name the fields, not the node or action that checked them.
@@ -282,7 +352,8 @@ const ApiService: ServiceSchema<any> = {
       if (req.$action?.rateLimit === "auth") {
         keys.push([this.authLimiter, `auth:ip:${ip}`]);
         const email = (req.body as { email?: unknown } | undefined)?.email;
-        if (typeof email === "string") keys.push([this.authLimiter, `auth:email:${email.trim().toLowerCase()}`]);
+        // Normalised as users stores it: another case or Unicode form of an email is the same bucket.
+        if (typeof email === "string") keys.push([this.authLimiter, `auth:email:${normalizeEmail(email)}`]);
       }
       for (const [limiter, key] of keys) {
         const retryAfter = limiter ? await limiter.check(key) : 0;
@@ -345,10 +416,22 @@ const ApiService: ServiceSchema<any> = {
     "cache.clean.*"(ctx: Context) {
       this.responseCache.invalidate(String(ctx.eventName).slice("cache.clean.".length));
     },
+    // users broadcasts this on every role, status, password change and deletion (at most once per
+    // node: a lost one is bounded by ACCESS_CACHE_TTL_MS).
+    "user.accessChanged"(ctx: Context<{ id?: unknown }>) {
+      const id = ctx.params?.id;
+      if (typeof id === "string") this.accessCache.invalidate(id);
+      else this.accessCache.clear();
+    },
+    // Broadcasts sent while this node was cut off from NATS never arrive: forget every account.
+    "$transporter.connected"(ctx: Context<{ wasReconnect?: boolean }>) {
+      if (ctx.params?.wasReconnect) this.accessCache.clear();
+    },
   },
 
   created() {
     this.tokens = new TokenService(resolveJwtSecret(cfg, (m) => this.logger.warn(m)));
+    this.accessCache = new AccessCache<AccessState | null>(ACCESS_CACHE_ENTRIES, cfg.auth.accessCacheTtlMs);
     // With Redis every gateway node shares one count per key.
     this.rateLimitRedis = cfg.redisUrl ? new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 }) : undefined;
     const store: RateLimitStore = this.rateLimitRedis ? new RedisRateLimitStore(this.rateLimitRedis, `${cfg.namespace}:ratelimit:`) : new MemoryRateLimitStore();

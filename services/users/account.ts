@@ -1,13 +1,11 @@
 /** Pure rules of accounts: email identity, password policy, what a user looks like to clients. */
 import { DomainError } from "../../lib/errors";
+import { normalizeEmail } from "../../lib/email";
+
+export { normalizeEmail };
 
 export type Role = "user" | "admin";
 export const ROLES: readonly Role[] = ["user", "admin"];
-
-/** Emails are one identity whatever their case: stored and compared lowercased. */
-export function normalizeEmail(email: string): string {
-  return email.trim().toLowerCase();
-}
 
 /** At least 8 characters, at most 128, and not the email itself. */
 export function checkPassword(password: string, email: string): void {

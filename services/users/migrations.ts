@@ -48,4 +48,14 @@ export const userMigrations: Migration[] = [
       await qi.dropTable("refresh_tokens");
     },
   },
+  {
+    // Access tokens minted at another version are refused by the gateway (password change, deactivation).
+    name: "003-add-users-token-version",
+    async up(qi) {
+      await qi.addColumn("users", "token_version", { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 });
+    },
+    async down(qi) {
+      await qi.removeColumn("users", "token_version");
+    },
+  },
 ];

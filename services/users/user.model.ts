@@ -11,6 +11,8 @@ export class User extends Model<InferAttributes<User>, InferCreationAttributes<U
   declare lastName: string;
   declare role: CreationOptional<Role>;
   declare isActive: CreationOptional<boolean>;
+  /** Access tokens carry the version they were minted at; bumping it revokes them all. */
+  declare tokenVersion: CreationOptional<number>;
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
   declare deletedAt: CreationOptional<Date | null>;
@@ -42,6 +44,7 @@ export function defineUserModels(sequelize: Sequelize) {
       lastName: { type: DataTypes.STRING(100), allowNull: false },
       role: { type: DataTypes.STRING(16), allowNull: false, defaultValue: "user" },
       isActive: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: true },
+      tokenVersion: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
       createdAt: DataTypes.DATE,
       updatedAt: DataTypes.DATE,
       deletedAt: DataTypes.DATE,

@@ -3,13 +3,15 @@
  * tokens are opaque, single use and rotated (sessions.ts). Identity always comes from the token.
  */
 import type { Context, ServiceSchema } from "moleculer";
-import { Op, UniqueConstraintError } from "sequelize";
+import { literal, Op, UniqueConstraintError } from "sequelize";
 import { SqlDbMixin } from "../../mixins/sql-db.mixin";
 import { containsIgnoringCase, newestFirst } from "../../lib/sql";
 import { config } from "../../lib/config";
+import { pageParams } from "../../lib/params";
 import { DomainError, notFound } from "../../lib/errors";
 import { resolveJwtSecret, TokenService } from "../../lib/auth/tokens";
 import type { ShopMeta } from "../../lib/http/access";
+import type { AccessState } from "../../lib/auth/access-cache";
 import { created, noContent } from "../../lib/http/responses";
 import { defineUserModels, User } from "./user.model";
 import { userMigrations } from "./migrations";
@@ -22,6 +24,11 @@ type Ctx<P = unknown> = Context<P, ShopMeta>;
 const cfg = config();
 const idParam = { id: { type: "uuid" } } as const;
 const BAD_CREDENTIALS = () => new DomainError(401, "INVALID_CREDENTIALS", "Invalid email or password");
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Revokes every access token of the account (the gateway compares the token's `ver`). */
+const NEXT_TOKEN_VERSION = () => literal("token_version + 1");
+/** A users row as read from the table: with its token version. */
+type AccountRow = UserRecord & { tokenVersion?: number };
 
 const UsersService: ServiceSchema<any> = {
   name: "users",
@@ -110,7 +117,7 @@ const UsersService: ServiceSchema<any> = {
     changePassword: {
       rest: "POST /users/change-password",
       auth: "user",
-      summary: "Change the caller's password; every session ends and a new one starts",
+      summary: "Change the caller's password; every session and access token ends and a new pair is returned",
       params: { $$strict: true, currentPassword: accountFields.password, newPassword: accountFields.password },
       async handler(ctx: Ctx<{ currentPassword: string; newPassword: string }>) {
         const user = (await User.findByPk(ctx.meta.user!.id, { raw: true })) as UserRecord | null;
@@ -118,9 +125,10 @@ const UsersService: ServiceSchema<any> = {
           throw new DomainError(403, "WRONG_PASSWORD", "The current password is wrong");
         }
         checkPassword(ctx.params.newPassword, user.email);
-        await User.update({ passwordHash: await hashPassword(ctx.params.newPassword) }, { where: { id: user.id } });
+        await User.update({ passwordHash: await hashPassword(ctx.params.newPassword), tokenVersion: NEXT_TOKEN_VERSION() }, { where: { id: user.id } });
         await this.sessions.endAll(user.id);
-        return this.signIn(user, await this.sessions.start(user.id));
+        await this.accessChanged(ctx, user.id);
+        return this.signIn(await this.findUser(user.id), await this.sessions.start(user.id));
       },
     },
 
@@ -131,8 +139,7 @@ const UsersService: ServiceSchema<any> = {
       auth: "admin",
       summary: "Accounts, newest first; `q` searches email and names",
       params: {
-        limit: { type: "number", integer: true, min: 1, max: 100, optional: true, convert: true },
-        offset: { type: "number", integer: true, min: 0, optional: true, convert: true },
+        ...pageParams,
         q: { type: "string", min: 1, max: 100, optional: true },
         role: { type: "enum", values: ROLES, optional: true },
       },
@@ -157,7 +164,7 @@ const UsersService: ServiceSchema<any> = {
     adminUpdate: {
       rest: "PUT /admin/users/:id",
       auth: "admin",
-      summary: "Change an account's name or activity; deactivating ends its sessions",
+      summary: "Change an account's name or activity; deactivating ends its sessions and access tokens (not your own: 409)",
       params: {
         $$strict: true,
         ...idParam,
@@ -167,8 +174,13 @@ const UsersService: ServiceSchema<any> = {
       },
       async handler(ctx: Ctx<{ id: string; firstName?: string; lastName?: string; isActive?: boolean }>) {
         const { id, ...fields } = ctx.params;
-        const view = await this.updateUser(id, fields);
-        if (fields.isActive === false) await this.sessions.endAll(id);
+        const deactivating = fields.isActive === false;
+        // The acting admin stays one: there is always an active admin to undo a mistake.
+        if (deactivating && id === ctx.meta.user?.id) throw new DomainError(409, "CANNOT_DEACTIVATE_SELF", "Admins cannot deactivate their own account");
+        // Deactivation also revokes the access tokens, so re-activating does not bring them back.
+        const view = await this.updateUser(id, deactivating ? { ...fields, tokenVersion: NEXT_TOKEN_VERSION() } : fields);
+        if (deactivating) await this.sessions.endAll(id);
+        if (fields.isActive !== undefined) await this.accessChanged(ctx, id);
         return view;
       },
     },
@@ -183,6 +195,7 @@ const UsersService: ServiceSchema<any> = {
         const deleted = await User.destroy({ where: { id: ctx.params.id } });
         if (deleted === 0) throw notFound("user", { id: ctx.params.id });
         await this.sessions.endAll(ctx.params.id);
+        await this.accessChanged(ctx, ctx.params.id);
         return noContent(ctx);
       },
     },
@@ -190,10 +203,31 @@ const UsersService: ServiceSchema<any> = {
     assignRole: {
       rest: "POST /admin/users/:id/assign-role",
       auth: "admin",
-      summary: "Make an account a user or an admin",
+      summary: "Make an account a user or an admin; a demoted admin's sessions end (not your own: 409)",
       params: { $$strict: true, ...idParam, role: { type: "enum", values: ROLES } },
       async handler(ctx: Ctx<{ id: string; role: Role }>) {
-        return this.updateUser(ctx.params.id, { role: ctx.params.role });
+        const { id, role } = ctx.params;
+        if (role !== "admin" && id === ctx.meta.user?.id) throw new DomainError(409, "CANNOT_DEMOTE_SELF", "Admins cannot demote their own account");
+        const before = await this.findUser(id);
+        const view = await this.updateUser(id, { role });
+        // Sessions started as an admin end; the access token keeps working, with the new role.
+        if (before.role === "admin" && role !== "admin") await this.sessions.endAll(id);
+        await this.accessChanged(ctx, id);
+        return view;
+      },
+    },
+
+    /**
+     * For the gateway, after it verified a token: the account's current access (null once it is
+     * deleted or unknown). Callable from other nodes, never routed (no `rest`, no `auth`).
+     */
+    accessState: {
+      visibility: "public",
+      params: { id: { type: "string", min: 1, max: 100 } },
+      async handler(ctx: Ctx<{ id: string }>): Promise<AccessState | null> {
+        if (!UUID.test(ctx.params.id)) return null;
+        const user = await User.findByPk(ctx.params.id, { attributes: ["isActive", "role", "tokenVersion"], raw: true });
+        return user ? { active: Boolean(user.isActive), role: user.role, tokenVersion: Number(user.tokenVersion) } : null;
       },
     },
 
@@ -207,8 +241,8 @@ const UsersService: ServiceSchema<any> = {
   },
 
   methods: {
-    async signIn(user: UserRecord, refreshToken: string) {
-      const { token, expiresIn } = await this.tokens.sign({ id: user.id, role: user.role });
+    async signIn(user: AccountRow, refreshToken: string) {
+      const { token, expiresIn } = await this.tokens.sign({ id: user.id, role: user.role }, user.tokenVersion ?? 0);
       return { accessToken: token, refreshToken, tokenType: "Bearer", expiresIn, user: toUserView(user) };
     },
 
@@ -220,6 +254,15 @@ const UsersService: ServiceSchema<any> = {
         if (err instanceof UniqueConstraintError) throw new DomainError(409, "EMAIL_TAKEN", "An account with this email exists", { field: "email" });
         throw err;
       }
+    },
+
+    /**
+     * Tells every gateway node that an account's role or status changed: each drops its cached
+     * copy. A Moleculer broadcast is at-most-once; a lost one is bounded by ACCESS_CACHE_TTL_MS.
+     */
+    async accessChanged(ctx: Ctx | undefined, id: string) {
+      const payload = { id };
+      await (ctx ? ctx.broadcast("user.accessChanged", payload) : this.broker.broadcast("user.accessChanged", payload));
     },
 
     async findUser(id: string): Promise<UserRecord> {
@@ -239,8 +282,11 @@ const UsersService: ServiceSchema<any> = {
       checkPassword(password, email);
       const existing = (await User.findOne({ where: { email }, raw: true })) as UserRecord | null;
       if (existing) {
-        // An existing account is promoted; its password stays the one its owner chose.
-        if (existing.role !== "admin") await User.update({ role: "admin", isActive: true }, { where: { id: existing.id } });
+        // An existing account is promoted (or re-activated); its password stays the one its owner chose.
+        if (existing.role !== "admin" || !existing.isActive) {
+          await User.update({ role: "admin", isActive: true }, { where: { id: existing.id } });
+          await this.accessChanged(undefined, existing.id);
+        }
         return this.findUser(existing.id);
       }
       try {

@@ -3,7 +3,7 @@
  * user's token, another user's token, an admin's token and a forged token. A route joins this test
  * by being declared; nothing here lists routes by hand.
  */
-import { startShop, http, type RunningShop } from "../support/shop";
+import { startShop, http, signedIn, type RunningShop } from "../support/shop";
 import { TokenService } from "../../lib/auth/tokens";
 import type { RouteEntry } from "../../lib/http/openapi";
 
@@ -15,11 +15,11 @@ beforeAll(async () => {
   shop = await startShop();
   const api: any = shop.broker.getLocalService("api");
   routes = api.restRoutes();
-  const issuer = new TokenService(process.env.JWT_SECRET!);
-  tokens.user = (await issuer.sign({ id: "user-1", role: "user" })).token;
-  tokens.otherUser = (await issuer.sign({ id: "user-2", role: "user" })).token;
-  tokens.admin = (await issuer.sign({ id: "admin-1", role: "admin" })).token;
-  tokens.forged = (await new TokenService("someone-else-secret".padEnd(40, "!")).sign({ id: "admin-1", role: "admin" })).token;
+  tokens.user = (await signedIn(shop, "user-1@matrix.test")).token;
+  tokens.otherUser = (await signedIn(shop, "user-2@matrix.test")).token;
+  const admin = await signedIn(shop, "admin-1@matrix.test", "admin");
+  tokens.admin = admin.token;
+  tokens.forged = (await new TokenService("someone-else-secret".padEnd(40, "!")).sign({ id: admin.id, role: "admin" })).token;
 });
 afterAll(() => shop.stop());
 

@@ -1,13 +1,12 @@
 /** The catalog through the gateway, as an admin fills it and a shopper browses it (embedded shop). */
-import { startShop, http, type RunningShop } from "../support/shop";
-import { TokenService } from "../../lib/auth/tokens";
+import { startShop, http, signedIn, type RunningShop } from "../support/shop";
 
 let shop: RunningShop;
 let admin: string;
 
 beforeAll(async () => {
   shop = await startShop();
-  admin = (await new TokenService(process.env.JWT_SECRET!).sign({ id: "admin-1", role: "admin" })).token;
+  admin = (await signedIn(shop, "admin@catalog.test", "admin")).token;
 });
 afterAll(() => shop.stop());
 

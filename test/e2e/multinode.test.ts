@@ -1,6 +1,7 @@
 /**
  * Two nodes in separate processes over real NATS: a gateway node and a products node. The gateway
- * discovers the products service and routes a REST call to the other process.
+ * discovers the products service and routes a REST call to the other process, and hears the users
+ * service's broadcasts (a demotion ends admin access at once, not after the gateway's cache TTL).
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -23,8 +24,15 @@ beforeAll(async () => {
     JWT_SECRET: "multinode-secret".padEnd(40, "x"),
     DATA_DIR: dataDir,
   };
-  productsNode = startTs("shop.ts", { ...common, SERVICES: "users,products,baskets,orders,payments,notifications", NODE_ID: "products-node" });
-  gateway = startTs("shop.ts", { ...common, SERVICES: "api", NODE_ID: "gateway-node", PORT: String(PORT) });
+  productsNode = startTs("shop.ts", {
+    ...common,
+    SERVICES: "users,products,baskets,orders,payments,notifications",
+    NODE_ID: "products-node",
+    ADMIN_EMAIL: "admin@multinode.test",
+    ADMIN_PASSWORD: "admin password 1",
+  });
+  // A cached access state outlives the test: only the broadcast over NATS can drop it.
+  gateway = startTs("shop.ts", { ...common, SERVICES: "api", NODE_ID: "gateway-node", PORT: String(PORT), ACCESS_CACHE_TTL_MS: "60000" });
   try {
     await waitFor(async () => (await fetch(`${base}/health/ready`)).status === 200, 30_000, "the gateway to see the products node");
   } catch (err) {
@@ -55,6 +63,27 @@ it("routes a REST call through the gateway node to the products node", async () 
   expect(detailed.nodeId).toBe("gateway-node");
   expect(detailed.checks).toEqual(expect.arrayContaining([expect.objectContaining({ name: "transporter", status: "up" })]));
   expect(detailed.services.missing).toEqual([]);
+});
+
+it("ends a demoted admin's admin access on the gateway node as soon as users broadcasts the change", async () => {
+  const call = async (method: string, path: string, body?: unknown, token?: string) => {
+    const headers: Record<string, string> = body === undefined ? {} : { "content-type": "application/json" };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const res = await fetch(`${base}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, body: await res.json().catch(() => undefined) as any };
+  };
+  const admin = (await call("POST", "/users/login", { email: "admin@multinode.test", password: "admin password 1" })).body.accessToken;
+  const bea = await call("POST", "/users/register", { email: "bea@multinode.test", password: "bea password 1", firstName: "Bea", lastName: "Lee" });
+  expect(bea.status).toBe(201);
+  expect((await call("POST", `/admin/users/${bea.body.id}/assign-role`, { role: "admin" }, admin)).status).toBe(200);
+  const token = (await call("POST", "/users/login", { email: "bea@multinode.test", password: "bea password 1" })).body.accessToken;
+  expect((await call("GET", "/admin/users", undefined, token)).status).toBe(200); // cached as an admin for 60 s
+
+  expect((await call("POST", `/admin/users/${bea.body.id}/assign-role`, { role: "user" }, admin)).status).toBe(200);
+  // The broadcast crosses NATS on its own schedule, a few milliseconds at most.
+  await waitFor(async () => (await call("GET", "/admin/users", undefined, token)).status === 403, 3_000, "the gateway to hear of the demotion");
+  expect((await call("POST", `/admin/users/${bea.body.id}/assign-role`, { role: "admin" }, token)).status).toBe(403);
+  expect((await call("GET", "/users/profile", undefined, token)).body).toMatchObject({ role: "user" });
 });
 
 it("answers 503 from readiness when the products node goes away", async () => {

@@ -135,4 +135,56 @@ export function userSuite(kind: SqlKind): void {
     expect(await failure(call("adminDelete", { id: boss.id }, as(boss)))).toMatchObject({ code: 409 });
     expect(await failure(call("adminGet", { id: "not-a-uuid" }, as(boss)))).toMatchObject({ code: 422 });
   });
+
+  it("tells the gateway each account's access as it is now, and broadcasts every change of it", async () => {
+    const boss = { id: (await call("login", { email: "boss@example.com", password: "boss password 1" })).user.id, role: "admin" as const };
+    const erin = await register("erin@example.com");
+    const state = () => call("accessState", { id: erin.id });
+    const broadcasts = jest.spyOn(broker, "broadcast");
+    const announced = () => (broadcasts.mock.calls as unknown[][]).filter(([event, payload]) => event === "user.accessChanged" && (payload as { id?: string })?.id === erin.id).length;
+    try {
+      expect(await state()).toEqual({ active: true, role: "user", tokenVersion: 0 });
+
+      await call("assignRole", { id: erin.id, role: "admin" }, as(boss));
+      expect(await state()).toMatchObject({ role: "admin" });
+      expect(announced()).toBe(1);
+      const asAdmin = await call("login", { email: "erin@example.com", password: "correct horse battery" });
+      const me = { id: erin.id, role: "admin" as const };
+      expect(await failure(call("assignRole", { id: erin.id, role: "user" }, as(me)))).toMatchObject({ code: 409, type: "CANNOT_DEMOTE_SELF" });
+      expect(await failure(call("adminUpdate", { id: erin.id, isActive: false }, as(me)))).toMatchObject({ code: 409, type: "CANNOT_DEACTIVATE_SELF" });
+      // A demotion ends the sessions started as an admin.
+      await call("assignRole", { id: erin.id, role: "user" }, as(boss));
+      expect(await state()).toEqual({ active: true, role: "user", tokenVersion: 0 });
+      expect(await failure(call("refreshToken", { refreshToken: asAdmin.refreshToken }))).toMatchObject({ code: 401 });
+
+      // Deactivation revokes the access tokens too (a new version), and re-activation does not bring them back.
+      await call("adminUpdate", { id: erin.id, isActive: false }, as(boss));
+      expect(await state()).toEqual({ active: false, role: "user", tokenVersion: 1 });
+      await call("adminUpdate", { id: erin.id, isActive: true }, as(boss));
+      expect(await state()).toEqual({ active: true, role: "user", tokenVersion: 1 });
+
+      // A password change does too; the pair it returns carries the new version.
+      const changed = await call("changePassword", { currentPassword: "correct horse battery", newPassword: "a brand new password" }, as({ id: erin.id, role: "user" }));
+      expect(await state()).toMatchObject({ tokenVersion: 2 });
+      expect(await new TokenService(SECRET).verify(changed.accessToken)).toMatchObject({ id: erin.id, tokenVersion: 2 });
+      expect(announced()).toBe(5);
+
+      await call("adminDelete", { id: erin.id }, as(boss));
+      expect(await state()).toBeNull();
+      expect(announced()).toBe(6);
+      expect(await call("accessState", { id: "00000000-0000-4000-8000-000000000000" })).toBeNull();
+      expect(await call("accessState", { id: "not-a-uuid" })).toBeNull();
+    } finally {
+      broadcasts.mockRestore();
+    }
+  });
+
+  it("lets an operator re-activate a deactivated admin with ensureAdmin", async () => {
+    const boss = { id: (await call("login", { email: "boss@example.com", password: "boss password 1" })).user.id, role: "admin" as const };
+    const frank = await register("frank@example.com");
+    await call("assignRole", { id: frank.id, role: "admin" }, as(boss));
+    await call("adminUpdate", { id: frank.id, isActive: false }, as(boss));
+    expect(await call("ensureAdmin", { email: "frank@example.com", password: "whatever it is" })).toMatchObject({ role: "admin", isActive: true });
+    await call("login", { email: "frank@example.com", password: "correct horse battery" });
+  });
 }

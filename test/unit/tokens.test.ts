@@ -14,6 +14,15 @@ describe("access tokens", () => {
     expect(caller.jti).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it("carries the account's token version; a token without one is version 0, a malformed one is refused", async () => {
+    expect((await tokens.verify((await tokens.sign({ id: "42", role: "user" }, 3)).token)).tokenVersion).toBe(3);
+    const key = new TextEncoder().encode(SECRET);
+    const claims = (ver: unknown) => new SignJWT({ role: "user", ...(ver === undefined ? {} : { ver }) }).setProtectedHeader({ alg: "HS256" }).setSubject("1")
+      .setIssuer(ISSUER).setAudience(AUDIENCE).setIssuedAt().setJti("j").setExpirationTime("1m").sign(key);
+    expect((await tokens.verify(await claims(undefined))).tokenVersion).toBe(0);
+    for (const bad of [-1, 1.5, "2"]) await expect(tokens.verify(await claims(bad))).rejects.toThrow(InvalidTokenError);
+  });
+
   it("rejects a token signed with another secret, a `none` token, and other audiences", async () => {
     const other = await new TokenService("x".repeat(32)).sign({ id: "1", role: "user" });
     await expect(tokens.verify(other.token)).rejects.toThrow(InvalidTokenError);

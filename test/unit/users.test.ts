@@ -22,6 +22,12 @@ describe("account rules", () => {
     expect(normalizeEmail("  Ann@Example.COM ")).toBe("ann@example.com");
   });
 
+  it("treats one email in another Unicode form as the same (NFC)", () => {
+    const composed = "jos\u00E9@example.com";
+    expect(normalizeEmail("JOSE\u0301@Example.com")).toBe(composed);
+    expect(normalizeEmail("jose\u0301@example.com")).toBe(normalizeEmail(composed));
+  });
+
   it.each([
     ["short", "passwordTooShort"],
     ["x".repeat(129), "passwordTooLong"],
