@@ -96,3 +96,11 @@ it("answers 503 from readiness when the products node goes away", async () => {
   const res = await fetch(`${base}/api/v1/products/2`);
   expect([404, 503]).toContain(res.status);
 });
+
+it("refuses to start a node that splits the event services over NATS without Kafka, naming KAFKA_BROKERS", async () => {
+  // Its outbox would go to an in-process bus that the other nodes never hear.
+  const split = startTs("shop.ts", { TRANSPORTER: stack.natsUrl(), NAMESPACE: uniqueName("split"), SERVICES: "payments", JWT_SECRET: "split-secret".padEnd(40, "x"), DATA_DIR: dataDir });
+  const code = split.process.exitCode ?? (await new Promise<number | null>((resolve) => split.process.once("exit", (c) => resolve(c))));
+  expect(code).toBe(2);
+  expect(split.output()).toMatch(/KAFKA_BROKERS is required: this node runs payments on TRANSPORTER without products, baskets, orders, notifications/);
+});
