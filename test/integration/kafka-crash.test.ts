@@ -11,7 +11,7 @@ import { Kafka, logLevel } from "kafkajs";
 import { Client } from "pg";
 import { freshDatabase, type TestDatabase } from "../support/databases";
 import { stack, uniqueName } from "../support/stack";
-import { startTs, waitFor, type Child } from "../support/processes";
+import { isRunning, startTs, waitFor, type Child } from "../support/processes";
 import { envelope } from "../../lib/events/envelope";
 
 const EVENTS = 300;
@@ -72,7 +72,9 @@ it("applies every event exactly once across a SIGKILL and a restart", async () =
   node = startConsumer();
   // Kill it while it is working through the stream.
   await waitFor(async () => (await count("SELECT COUNT(*) AS n FROM notifications")) >= 20, 60_000, `the node to start consuming\n${node.output()}`);
+  const pid = node.process.pid!;
   await node.stop("SIGKILL");
+  expect(isRunning(pid)).toBe(false); // the worker itself died, not a wrapper around it
   const atKill = await count("SELECT COUNT(*) AS n FROM notifications");
   expect(atKill).toBeLessThan(EVENTS); // it really died mid-stream
 

@@ -3,7 +3,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 
 export const ROOT = path.resolve(__dirname, "../..");
-const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 
 export interface Child {
   process: ChildProcess;
@@ -11,9 +10,13 @@ export interface Child {
   stop: (signal?: NodeJS.Signals) => Promise<void>;
 }
 
-/** Runs a TypeScript entrypoint with tsx in a child process with the given environment. */
+/**
+ * Runs a TypeScript entrypoint in a child process with the given environment. The child is Node
+ * itself with tsx's loader, not the `tsx` command (which runs the script in a grandchild): a
+ * signal, SIGKILL included, reaches the process that does the work.
+ */
 export function startTs(script: string, env: Record<string, string>, args: string[] = []): Child {
-  const child = spawn(TSX, [path.join(ROOT, script), ...args], {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, script), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -35,6 +38,16 @@ export function startTs(script: string, env: Record<string, string>, args: strin
         child.kill(signal);
       }),
   };
+}
+
+/** Whether a process with this id still exists (signal 0 tests for it without touching it). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Polls `probe` until it returns true or the time is up. */
