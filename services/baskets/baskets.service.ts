@@ -13,7 +13,6 @@ import { applyChange, toBasketView, MAX_QUANTITY_PER_LINE, type CatalogEntry } f
 import { MemoryBasketStore, RedisBasketStore, type BasketStore, type StoredBasket } from "./store";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
 import { envelope } from "../../lib/events/envelope";
-import type { IntegrationEvent } from "../../lib/events/contracts";
 import { MemoryDeadLetters, RedisDeadLetters } from "../../lib/events/stores";
 
 type Ctx<P = unknown> = Context<P, ShopMeta>;
@@ -140,7 +139,7 @@ const BasketsService: ServiceSchema<any> = {
      * The basket's side of the payment flow: a paid order empties its owner's basket, once per
      * event however often it is delivered. Called by the integration-event consumer.
      */
-    async onOrderPaid(event: Pick<IntegrationEvent<"order.paid">, "id"> & { data: Pick<IntegrationEvent<"order.paid">["data"], "userId" | "orderId"> }): Promise<"applied" | "duplicate"> {
+    async onOrderPaid(event: { id: string; data: { userId: string; orderId: string } }): Promise<"applied" | "duplicate"> {
       const { userId, orderId } = event.data;
       const cleared = envelope("baskets", "basket.cleared", userId, { userId, orderId, reason: "order.paid" });
       const applied = await this.store.clearOnce(userId, event.id, cleared);

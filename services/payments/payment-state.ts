@@ -17,6 +17,9 @@ export const PAYMENT_TRANSITIONS: Readonly<Record<PaymentStatus, readonly Paymen
   refunded: [],
 };
 
+/** Closed without money: only the provider's late word that money moved leaves them (to completed). */
+export const CLOSED: readonly PaymentStatus[] = ["failed", "cancelled"];
+
 /** Payments whose money we hold (net of refunds): refunds apply to these. */
 export const REFUNDABLE: readonly PaymentStatus[] = ["completed", "partially_refunded"];
 

@@ -18,7 +18,7 @@ import type { ShopMeta } from "../../lib/http/access";
 import { created, noContent, replayed, requireIdempotencyKey } from "../../lib/http/responses";
 import { definePaymentModels, Payment, PaymentMethod, Refund, type RefundRecord } from "./payment.model";
 import { paymentMigrations } from "./migrations";
-import { PAYMENT_STATUSES, REFUNDABLE, sourcesOf, type PaymentStatus } from "./payment-state";
+import { CLOSED, PAYMENT_STATUSES, REFUNDABLE, sourcesOf, type PaymentStatus } from "./payment-state";
 import { pageParams } from "../../lib/params";
 import { SimulatedProvider, StripeProvider, verifyStripeWebhook } from "./providers";
 
@@ -373,25 +373,23 @@ const PaymentsService: ServiceSchema<any> = {
     async settle(id: string, to: "completed" | "failed" | "cancelled", cause: string, reason?: string): Promise<boolean> {
       // A processing payment may be cancelled only while it waits for the customer (3-D Secure), not
       // while a provider call is in flight: that charge may still succeed.
-      const from = to === "cancelled" ? { [Op.or]: [{ status: "pending" }, { status: "processing", nextAction: { [Op.ne]: null } }] } : { status: sourcesOf(to) };
-      let late = false;
-      const moved = await inTransaction(this.sequelize, async (transaction: Transaction) => {
-        const before = await Payment.findByPk(id, { attributes: ["status"], transaction, raw: true });
-        const [changed] = await Payment.update({ status: to, nextAction: null, ...(reason && { failureReason: reason }) }, { where: { id, ...from }, transaction });
-        if (changed === 0) return false;
-        late = to === "completed" && (before?.status === "failed" || before?.status === "cancelled");
+      const usual = to === "cancelled" ? { [Op.or]: [{ status: "pending" }, { status: "processing", nextAction: { [Op.ne]: null } }] } : { status: sourcesOf(to).filter((s) => !CLOSED.includes(s)) };
+      const outcome = await inTransaction(this.sequelize, async (transaction: Transaction) => {
+        const move = async (where: object) => (await Payment.update({ status: to, nextAction: null, ...(reason && { failureReason: reason }) }, { where: { id, ...where }, transaction }))[0] > 0;
+        // A success for a failed or cancelled payment is the provider's late word: tried only when the usual move found nothing.
+        const late = !(await move(usual));
+        if (late && (to !== "completed" || !(await move({ status: CLOSED })))) return "stayed";
         const p = (await Payment.findByPk(id, { transaction, raw: true }))!;
         const common = { paymentId: p.id, orderId: p.orderId, userId: p.userId, amount: p.amount, currency: p.currency };
         const event = to === "completed" ? envelope("payments", "payment.completed", p.orderId, common) : envelope("payments", "payment.failed", p.orderId, { ...common, reason: reason ?? to });
         await addToOutbox(this.sequelize, event, transaction);
-        return true;
+        return late ? "late" : "moved";
       });
-      if (moved) {
-        if (late) this.logger.warn(`Payment ${id} completed after it was ${to === "completed" ? "closed" : to} (${cause}): the order decides whether to keep it`);
-        else this.logger.info(`Payment ${id} ${to} (${cause})`);
-        this.kickRelay();
-      }
-      return moved;
+      if (outcome === "stayed") return false;
+      if (outcome === "late") this.logger.warn(`Payment ${id} completed after it had failed or been cancelled (${cause}): the order decides whether to keep it`);
+      else this.logger.info(`Payment ${id} ${to} (${cause})`);
+      this.kickRelay();
+      return true;
     },
 
     /** An order closed before it was paid (cancelled or expired): its unsettled payment is cancelled too. */

@@ -70,13 +70,13 @@ const ProductsService: ServiceSchema<any> = {
           return this.commitForPaidOrder(event);
         },
         "order.cancelled"(event) {
-          return this.moveStock(event, (t: Transaction) => this.inventory.release(event.data.orderId, t));
+          return this.releaseForOrder(event);
         },
         "order.expired"(event) {
-          return this.moveStock(event, (t: Transaction) => this.inventory.release(event.data.orderId, t));
+          return this.releaseForOrder(event);
         },
         "payment.failed"(event) {
-          return this.moveStock(event, (t: Transaction) => this.inventory.release(event.data.orderId, t));
+          return this.releaseForOrder(event);
         },
         // A full refund puts the goods back on the shelf when RESTOCK_ON_REFUND is on.
         "payment.refunded"(event) {
@@ -417,6 +417,11 @@ const ProductsService: ServiceSchema<any> = {
     /** Applies an event's stock movement once (the inventory writes the stock event it causes). */
     async moveStock(event: Envelope, move: (transaction: any) => Promise<unknown>) {
       if ((await processOnce(this.sequelize, "products", event.id, async (t) => void (await move(t)))) === "applied") await this.stockChanged();
+    },
+
+    /** Gives an unpaid order's reserved units back (it was cancelled, expired, or its payment failed). */
+    releaseForOrder(event: Envelope<{ orderId: string }>) {
+      return this.moveStock(event, (t: Transaction) => this.inventory.release(event.data.orderId, t));
     },
 
     /**

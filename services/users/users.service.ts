@@ -127,7 +127,7 @@ const UsersService: ServiceSchema<any> = {
         checkPassword(ctx.params.newPassword, user.email);
         await User.update({ passwordHash: await hashPassword(ctx.params.newPassword), tokenVersion: NEXT_TOKEN_VERSION() }, { where: { id: user.id } });
         await this.sessions.endAll(user.id);
-        await this.accessChanged(ctx, user.id);
+        await this.accessChanged(user.id);
         return this.signIn(await this.findUser(user.id), await this.sessions.start(user.id));
       },
     },
@@ -180,7 +180,7 @@ const UsersService: ServiceSchema<any> = {
         // Deactivation also revokes the access tokens, so re-activating does not bring them back.
         const view = await this.updateUser(id, deactivating ? { ...fields, tokenVersion: NEXT_TOKEN_VERSION() } : fields);
         if (deactivating) await this.sessions.endAll(id);
-        if (fields.isActive !== undefined) await this.accessChanged(ctx, id);
+        if (fields.isActive !== undefined) await this.accessChanged(id);
         return view;
       },
     },
@@ -195,7 +195,7 @@ const UsersService: ServiceSchema<any> = {
         const deleted = await User.destroy({ where: { id: ctx.params.id } });
         if (deleted === 0) throw notFound("user", { id: ctx.params.id });
         await this.sessions.endAll(ctx.params.id);
-        await this.accessChanged(ctx, ctx.params.id);
+        await this.accessChanged(ctx.params.id);
         return noContent(ctx);
       },
     },
@@ -212,7 +212,7 @@ const UsersService: ServiceSchema<any> = {
         const view = await this.updateUser(id, { role });
         // Sessions started as an admin end; the access token keeps working, with the new role.
         if (before.role === "admin" && role !== "admin") await this.sessions.endAll(id);
-        await this.accessChanged(ctx, id);
+        await this.accessChanged(id);
         return view;
       },
     },
@@ -260,9 +260,8 @@ const UsersService: ServiceSchema<any> = {
      * Tells every gateway node that an account's role or status changed: each drops its cached
      * copy. A Moleculer broadcast is at-most-once; a lost one is bounded by ACCESS_CACHE_TTL_MS.
      */
-    async accessChanged(ctx: Ctx | undefined, id: string) {
-      const payload = { id };
-      await (ctx ? ctx.broadcast("user.accessChanged", payload) : this.broker.broadcast("user.accessChanged", payload));
+    async accessChanged(id: string) {
+      await this.broker.broadcast("user.accessChanged", { id });
     },
 
     async findUser(id: string): Promise<UserRecord> {
@@ -285,7 +284,7 @@ const UsersService: ServiceSchema<any> = {
         // An existing account is promoted (or re-activated); its password stays the one its owner chose.
         if (existing.role !== "admin" || !existing.isActive) {
           await User.update({ role: "admin", isActive: true }, { where: { id: existing.id } });
-          await this.accessChanged(undefined, existing.id);
+          await this.accessChanged(existing.id);
         }
         return this.findUser(existing.id);
       }
