@@ -119,7 +119,14 @@ export function loadConfig(env: Env = process.env) {
       /** Attempts of a consumer handler before the message becomes a dead letter. */
       maxAttempts: int(env, "KAFKA_MAX_ATTEMPTS", 5, 1, 100),
       retryBaseMs: int(env, "KAFKA_RETRY_BASE_MS", 200, 1, 60_000),
-      relayIntervalMs: int(env, "OUTBOX_RELAY_INTERVAL_MS", 200, 10, 60_000),
+      /** The relay runs when a commit wakes it; this is its safety-net poll (a crash between commit and wake). */
+      relayIntervalMs: int(env, "OUTBOX_RELAY_INTERVAL_MS", 1000, 10, 60_000),
+    },
+    events: {
+      /** Sent outbox rows, applied-event ids and spent refresh tokens are kept this long, then pruned. */
+      retentionDays: int(env, "EVENT_RETENTION_DAYS", 7, 1, 365),
+      /** How often each node prunes them. */
+      pruneIntervalSeconds: int(env, "PRUNE_INTERVAL_SECONDS", 3600, 10, 7 * 24 * 3600),
     },
     stripe: {
       secretKey: stripeSecretKey,

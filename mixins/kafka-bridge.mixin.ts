@@ -28,6 +28,8 @@ export interface KafkaBridgeOptions {
 }
 
 const RELAY_BATCH = 100;
+/** The outbox gauges are a COUNT query: refreshed this often, not after every relay cycle. */
+const OUTBOX_REPORT_MS = 5_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<any> {
@@ -127,8 +129,20 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
         });
       },
 
+      /** Sent messages and applied-event ids older than EVENT_RETENTION_DAYS go (every node may do it). */
+      async pruneEventRecords() {
+        const before = new Date(Date.now() - cfg.events.retentionDays * 24 * 3600 * 1000);
+        try {
+          const removed: number = await this.outbox.prune(before);
+          if (removed) this.logger.info(`Pruned ${removed} sent or applied event record(s) older than ${before.toISOString()}`);
+        } catch (err: any) {
+          this.logger.warn("Pruning event records failed:", err?.message ?? err);
+        }
+      },
+
       async reportOutbox() {
-        if (!this.outbox || !this.broker.metrics) return;
+        if (!this.outbox || !this.broker.metrics || Date.now() - (this.outboxReportedAt ?? 0) < OUTBOX_REPORT_MS) return;
+        this.outboxReportedAt = Date.now();
         const { depth, oldestAgeSeconds } = await this.outbox.stats();
         this.broker.metrics.set("shop.outbox.depth", depth, { service: this.name });
         this.broker.metrics.set("shop.outbox.oldest_age_seconds", oldestAgeSeconds, { service: this.name });
@@ -204,7 +218,9 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
           await consumer.connect();
           await consumer.subscribe({ topics: consumedTopics.map(onKafka), fromBeginning: true });
           // eachMessage resolves after the effect (or the dead letter); kafkajs commits only then.
+          // Partitions are applied concurrently (order holds per key, which is per partition).
           await consumer.run({
+            partitionsConsumedConcurrently: cfg.kafka.partitions,
             eachMessage: async ({ topic, message }) =>
               this.consumeMessage({ topic, key: String(message.key ?? ""), value: String(message.value ?? "") }),
           });
@@ -223,12 +239,16 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
         this.unsubscribeBus = inProcessBus.subscribe(`${cfg.namespace}-${this.name}`, consumedTopics, (m: BusMessage) => this.consumeMessage(m));
       }
       this.bridgeRunning = true;
-      if (this.outbox) this.relayTimer = setTimeout(() => this.relayLoop(), 0);
+      if (this.outbox) {
+        this.relayTimer = setTimeout(() => this.relayLoop(), 0);
+        this.pruneTimer = setInterval(() => this.pruneEventRecords(), cfg.events.pruneIntervalSeconds * 1000).unref();
+      }
     },
 
     async stopped() {
       this.bridgeRunning = false;
       clearTimeout(this.relayTimer);
+      clearInterval(this.pruneTimer);
       while (this.relaying) await sleep(20);
       this.unsubscribeBus?.();
       unregisterHealthCheck("kafka");

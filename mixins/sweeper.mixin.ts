@@ -6,15 +6,17 @@
 import type { ServiceSchema } from "moleculer";
 
 export function SweeperMixin(opts: { method: string; everySeconds: number; what: string }): Partial<ServiceSchema> {
+  // One timer per swept method: a service may mix in several sweepers.
+  const timer = `sweeper:${opts.method}`;
   return {
     started() {
-      this.sweeper = setInterval(() => {
+      this[timer] = setInterval(() => {
         Promise.resolve(this[opts.method]()).catch((err: Error) => this.logger.warn(`${opts.what} failed:`, err?.message ?? err));
       }, opts.everySeconds * 1000);
-      this.sweeper.unref();
+      this[timer].unref();
     },
     stopped() {
-      clearInterval(this.sweeper);
+      clearInterval(this[timer]);
     },
   };
 }

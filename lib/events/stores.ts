@@ -28,6 +28,8 @@ export interface OutboxStore {
    */
   relay(limit: number, publish: (messages: OutboxMessage[]) => Promise<void>): Promise<number>;
   stats(): Promise<OutboxStats>;
+  /** Forgets what is older than `before`: sent messages and the ids of applied events. Returns rows removed. */
+  prune(before: Date): Promise<number>;
 }
 
 export interface DeadLetter {
@@ -86,15 +88,31 @@ export const integrationEventMigrations: Migration[] = [
       await qi.dropTable("outbox");
     },
   },
+  {
+    // The relay's lock is this row, taken FOR UPDATE SKIP LOCKED: it is released by the COMMIT that
+    // marks the batch sent, never before (a session lock such as GET_LOCK was released first, and a
+    // second relay re-published rows not yet marked).
+    name: "e002-create-outbox-relay-lock",
+    async up(qi) {
+      await qi.createTable("outbox_relay", { name: { type: DataTypes.STRING(32), primaryKey: true } });
+      await qi.bulkInsert("outbox_relay", [{ name: "relay" }]);
+      // Pruning finds old rows by time.
+      await qi.addIndex("processed_events", ["processed_at"], { name: "processed_events_at_idx" });
+    },
+    async down(qi) {
+      await qi.removeIndex("processed_events", "processed_events_at_idx");
+      await qi.dropTable("outbox_relay");
+    },
+  },
 ];
 
 /** Writes an event to the outbox inside the caller's transaction (the same one as the state change). */
 export async function addToOutbox(sequelize: Sequelize, event: Envelope, transaction: Transaction): Promise<void> {
-  await sequelize.getQueryInterface().bulkInsert(
-    "outbox",
-    [{ event_id: event.id, topic: topicOf(event.type), message_key: event.subject, type: event.type, payload: JSON.stringify(event), created_at: new Date(), sent_at: null }],
-    { transaction },
-  );
+  // A plain statement: on the hot path, the query interface's model machinery costs more than the insert.
+  await sequelize.query("INSERT INTO outbox (event_id, topic, message_key, type, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)", {
+    replacements: [event.id, topicOf(event.type), event.subject, event.type, JSON.stringify(event), new Date()],
+    transaction,
+  });
 }
 
 /**
@@ -109,7 +127,7 @@ export async function processOnce(
 ): Promise<"applied" | "duplicate"> {
   try {
     return await inTransaction(sequelize, async (transaction) => {
-      await sequelize.getQueryInterface().bulkInsert("processed_events", [{ consumer, event_id: eventId, processed_at: new Date() }], { transaction });
+      await sequelize.query("INSERT INTO processed_events (consumer, event_id, processed_at) VALUES (?, ?, ?)", { replacements: [consumer, eventId, new Date()], transaction });
       await work(transaction);
       return "applied" as const;
     });
@@ -120,12 +138,12 @@ export async function processOnce(
 }
 
 export class SqlOutbox implements OutboxStore {
-  constructor(
-    private readonly sequelize: Sequelize,
-    private readonly service: string,
-  ) {}
+  constructor(private readonly sequelize: Sequelize) {}
 
   async relay(limit: number, publish: (messages: OutboxMessage[]) => Promise<void>): Promise<number> {
+    // Most cycles find nothing: one indexed read, no transaction.
+    const [first] = await this.sequelize.query("SELECT seq FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT 1", { type: QueryTypes.SELECT });
+    if (!first) return 0;
     // SQLite: one process owns the file, so a flag is the relay's lock. The rows are read, published
     // and marked outside any transaction: the in-process bus waits for the consumers, whose own
     // transactions (in other services' files) must not queue behind one held here.
@@ -140,11 +158,7 @@ export class SqlOutbox implements OutboxStore {
     }
     return inTransaction(this.sequelize, async (transaction) => {
       if (!(await this.leadership(transaction))) return 0;
-      try {
-        return await this.relayRows(limit, publish, transaction);
-      } finally {
-        await this.releaseLeadership(transaction);
-      }
+      return this.relayRows(limit, publish, transaction);
     });
   }
 
@@ -164,24 +178,16 @@ export class SqlOutbox implements OutboxStore {
     return rows.length;
   }
 
-  /** One relay per service at a time: a lock held for this transaction only. */
+  /** One relay per service at a time: the lock row, held until this transaction ends (after the rows are marked). */
   private async leadership(transaction: Transaction): Promise<boolean> {
-    const dialect = this.sequelize.getDialect();
-    if (dialect === "sqlite") return true; // the write lock of the transaction already excludes others
-    const sql =
-      dialect === "postgres"
-        ? "SELECT pg_try_advisory_xact_lock(hashtext(?)) AS locked"
-        : "SELECT GET_LOCK(?, 0) AS locked";
-    const [row] = await this.sequelize.query<{ locked: unknown }>(sql, { replacements: [`outbox:${this.service}`], type: QueryTypes.SELECT, transaction });
-    return row?.locked === true || Number(row?.locked) === 1;
+    const rows = await this.sequelize.query("SELECT name FROM outbox_relay WHERE name = 'relay' FOR UPDATE SKIP LOCKED", { type: QueryTypes.SELECT, transaction });
+    return rows.length === 1;
   }
 
-  private async releaseLeadership(transaction: Transaction): Promise<void> {
-    const dialect = this.sequelize.getDialect();
-    // PostgreSQL releases the transaction's lock at its end; MariaDB's GET_LOCK belongs to the session.
-    if (dialect === "mariadb" || dialect === "mysql") {
-      await this.sequelize.query("SELECT RELEASE_LOCK(?)", { replacements: [`outbox:${this.service}`], transaction });
-    }
+  async prune(before: Date): Promise<number> {
+    // An event redelivered after this long (Kafka keeps a topic 7 days by default) would be applied again.
+    const removed = (sql: string) => this.sequelize.query(sql, { replacements: [before], type: QueryTypes.BULKDELETE }) as unknown as Promise<number>;
+    return (await removed("DELETE FROM outbox WHERE sent_at < ?")) + (await removed("DELETE FROM processed_events WHERE processed_at < ?"));
   }
 
   async stats(): Promise<OutboxStats> {
@@ -262,6 +268,11 @@ export class RedisOutbox implements OutboxStore {
     const oldestMs = first ? Number(first[0].split("-")[0]) : undefined;
     return { depth, oldestAgeSeconds: oldestMs ? Math.max(0, Math.round((Date.now() - oldestMs) / 1000)) : 0 };
   }
+
+  /** Sent entries are deleted as they go; applied-event ids expire by their own TTL. */
+  async prune(): Promise<number> {
+    return 0;
+  }
 }
 
 /** The embedded default's outbox: messages appended with the effect, relayed like any other. */
@@ -284,6 +295,10 @@ export class MemoryOutbox implements OutboxStore {
   async stats(): Promise<OutboxStats> {
     const oldest = this.pending[0]?.at;
     return { depth: this.pending.length, oldestAgeSeconds: oldest ? Math.round((Date.now() - oldest) / 1000) : 0 };
+  }
+
+  async prune(): Promise<number> {
+    return 0;
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import type Redis from "ioredis";
 import { emptyBasket, type Basket } from "./basket";
+import { config } from "../../lib/config";
 import { topicOf, type Envelope } from "../../lib/events/envelope";
 import { MemoryOutbox, RedisOutbox, type OutboxStore } from "../../lib/events/stores";
 
@@ -27,8 +28,8 @@ export interface BasketStore {
   ping(): Promise<void>;
 }
 
-/** How long an applied event id is remembered (redeliveries come much sooner). */
-const EVENT_MEMORY_MS = 7 * 24 * 3600 * 1000;
+/** How long an applied event id is remembered (redeliveries come much sooner): EVENT_RETENTION_DAYS. */
+const eventMemoryMs = () => config().events.retentionDays * 24 * 3600 * 1000;
 
 export class MemoryBasketStore implements BasketStore {
   private readonly baskets = new Map<string, { basket: Basket; expiresAt: number }>();
@@ -64,7 +65,12 @@ export class MemoryBasketStore implements BasketStore {
   async clearOnce(userId: string, eventId: string, outgoing?: Envelope): Promise<boolean> {
     const seen = this.appliedEvents.get(eventId);
     if (seen !== undefined && seen > this.now()) return false;
-    this.appliedEvents.set(eventId, this.now() + EVENT_MEMORY_MS);
+    // Ids expire in insertion order (one lifetime for all): forget the lapsed ones from the front.
+    for (const [id, until] of this.appliedEvents) {
+      if (until > this.now()) break;
+      this.appliedEvents.delete(id);
+    }
+    this.appliedEvents.set(eventId, this.now() + eventMemoryMs());
     this.baskets.delete(userId);
     if (outgoing) this.outbox.add(outgoing);
     return true;
@@ -145,7 +151,7 @@ export class RedisBasketStore implements BasketStore {
   async clearOnce(userId: string, eventId: string, outgoing?: Envelope): Promise<boolean> {
     const [topic, key, value] = outgoing ? [topicOf(outgoing.type), outgoing.subject, JSON.stringify(outgoing)] : ["", "", ""];
     const keys = [this.key(userId), `${this.prefix}basket-event:${eventId}`, this.outbox.streamKey];
-    return (await this.redis.eval(CLEAR_ONCE, 3, ...keys, EVENT_MEMORY_MS, topic, key, value)) === 1;
+    return (await this.redis.eval(CLEAR_ONCE, 3, ...keys, eventMemoryMs(), topic, key, value)) === 1;
   }
 
   async ping(): Promise<void> {

@@ -70,6 +70,11 @@ export class Sessions {
     return row?.userId;
   }
 
+  /** Forgets tokens that expired before `before` (spent ones are kept till then to catch their reuse). */
+  async prune(before: Date): Promise<number> {
+    return RefreshToken.destroy({ where: { expiresAt: { [Op.lt]: before } } });
+  }
+
   private async revokeFamily(familyId: string): Promise<void> {
     await RefreshToken.update({ revokedAt: this.now() }, { where: { familyId, revokedAt: null } });
   }

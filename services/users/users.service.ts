@@ -5,6 +5,7 @@
 import type { Context, ServiceSchema } from "moleculer";
 import { literal, Op, UniqueConstraintError } from "sequelize";
 import { SqlDbMixin } from "../../mixins/sql-db.mixin";
+import { SweeperMixin } from "../../mixins/sweeper.mixin";
 import { containsIgnoringCase, newestFirst } from "../../lib/sql";
 import { config } from "../../lib/config";
 import { pageParams } from "../../lib/params";
@@ -32,7 +33,10 @@ type AccountRow = UserRecord & { tokenVersion?: number };
 
 const UsersService: ServiceSchema<any> = {
   name: "users",
-  mixins: [SqlDbMixin({ service: "users", models: defineUserModels, migrations: userMigrations })],
+  mixins: [
+    SweeperMixin({ method: "pruneSessions", everySeconds: cfg.events.pruneIntervalSeconds, what: "Pruning expired sessions" }),
+    SqlDbMixin({ service: "users", models: defineUserModels, migrations: userMigrations }),
+  ],
 
   settings: {
     rest: "/",
@@ -241,6 +245,12 @@ const UsersService: ServiceSchema<any> = {
   },
 
   methods: {
+    /** Refresh tokens expired longer than EVENT_RETENTION_DAYS ago go: the table does not grow forever. */
+    async pruneSessions() {
+      const removed = await this.sessions.prune(new Date(Date.now() - cfg.events.retentionDays * 24 * 3600 * 1000));
+      if (removed) this.logger.info(`Pruned ${removed} expired refresh token(s)`);
+    },
+
     async signIn(user: AccountRow, refreshToken: string) {
       const { token, expiresIn } = await this.tokens.sign({ id: user.id, role: user.role }, user.tokenVersion ?? 0);
       return { accessToken: token, refreshToken, tokenType: "Bearer", expiresIn, user: toUserView(user) };
