@@ -38,14 +38,6 @@ export function SqlDbMixin<M extends { main: ModelStatic<Model> }>(opts: SqlDbOp
     adapter: new SequelizeDbAdapter(sequelize as any),
     model: models.main,
 
-    // moleculer-db broadcasts this after every write but leaves handling it to the service: every
-    // node clears its own cached reads (a memory cacher is per node).
-    events: {
-      [`cache.clean.${opts.service}`]() {
-        return this.broker.cacher?.clean(`${opts.service}.**`);
-      },
-    },
-
     created() {
       this.sequelize = sequelize;
       this.models = models;

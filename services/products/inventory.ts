@@ -7,7 +7,7 @@
  * conditional update on the row's status, and the product counters move in the same transaction.
  */
 import { Op, literal, UniqueConstraintError, type Sequelize, type Transaction } from "sequelize";
-import { ConcurrentChangeError, inTransaction } from "../../lib/sql";
+import { changedRows, ConcurrentChangeError, inTransaction } from "../../lib/sql";
 import { DomainError, notFound } from "../../lib/errors";
 import { Product, StockReservation } from "./product.model";
 import { normalizeLines, toReservation, type Reservation, type Shortage, type StockLine } from "./stock";
@@ -29,49 +29,58 @@ export class Inventory {
     private readonly moved: StockMoved = async () => undefined,
   ) {}
 
-  /** Reserves every line or none. Idempotent per order: a repeat returns the first reservation. */
+  /**
+   * Reserves every line or none. Idempotent per order: a repeat returns the first reservation.
+   * The stock event goes in first and the reservation rows last, so each (hot) product row is locked
+   * by its conditional update for two round trips before COMMIT. (The rows cannot go before it: on
+   * MariaDB their foreign-key check share-locks the product row, and two such checkouts deadlock.)
+   */
   async reserve(orderId: string, lines: StockLine[]): Promise<Reservation> {
     const wanted = normalizeLines(lines);
     try {
       return await inTransaction(this.sequelize, async (transaction) => {
-        const existing = await this.rowsOf(orderId, transaction);
-        if (existing.length) return toReservation(orderId, existing);
-
+        const now = this.now();
+        const expiresAt = new Date(now.getTime() + this.reservationTtlMs);
+        await this.moved(transaction, "stock.reserved", orderId, wanted);
         const shortages: Shortage[] = [];
         for (const line of wanted) {
           const q = units(line.quantity);
-          const [taken] = await Product.update({ reserved: literal(`reserved + ${q}`) } as any, {
-            where: { id: line.productId, isActive: true, [Op.and]: [literal(`stock - reserved >= ${q}`)] },
+          const taken = await changedRows(
+            this.sequelize,
+            "UPDATE products SET reserved = reserved + ?, updated_at = ? WHERE id = ? AND is_active = ? AND stock - reserved >= ?",
+            [q, now, line.productId, true, q],
             transaction,
-          });
+          );
           if (taken === 0) shortages.push(await this.shortageOf(line, transaction));
         }
         if (shortages.length) {
           throw new DomainError(409, "INSUFFICIENT_STOCK", "Not enough stock for some lines", { shortages });
         }
-        const expiresAt = new Date(this.now().getTime() + this.reservationTtlMs);
-        await StockReservation.bulkCreate(
-          wanted.map((l) => ({ orderId, productId: l.productId, quantity: l.quantity, status: "active" as const, expiresAt })),
-          { transaction },
+        // One (order, product) row each, unique: a repeat of this order fails here, and reads the first.
+        await this.sequelize.query(
+          `INSERT INTO stock_reservations (order_id, product_id, quantity, status, expires_at, created_at, updated_at) VALUES ${wanted.map(() => "(?, ?, ?, 'active', ?, ?, ?)").join(", ")}`,
+          { replacements: wanted.flatMap((l) => [orderId, l.productId, units(l.quantity), expiresAt, now, now]), transaction },
         );
-        await this.moved(transaction, "stock.reserved", orderId, wanted);
         return { orderId, status: "active", expiresAt: expiresAt.toISOString(), lines: wanted };
       });
     } catch (err) {
-      // A concurrent call for the same order inserted first (unique order+product): its reservation stands.
-      if (err instanceof UniqueConstraintError) return toReservation(orderId, await this.rowsOf(orderId));
+      // This order is reserved already (a repeat, or a concurrent call that inserted first): that reservation
+      // stands. (A repeat finds the units taken by its first call, so it may also come here as a shortage.)
+      const repeat = err instanceof UniqueConstraintError || (err instanceof DomainError && err.type === "INSUFFICIENT_STOCK");
+      const first = repeat ? await this.rowsOf(orderId) : [];
+      if (first.length) return toReservation(orderId, first);
       throw err;
     }
   }
 
   /** Turns the reservation into a sale: stock and reserved both go down. Idempotent. */
   async commit(orderId: string, transaction?: Transaction): Promise<Reservation> {
-    return this.settle(orderId, "committed", (q) => ({ stock: literal(`stock - ${q}`), reserved: literal(`reserved - ${q}`) }), transaction);
+    return this.settle(orderId, "committed", "stock = stock - ?, reserved = reserved - ?", transaction);
   }
 
   /** Gives the reserved units back. Idempotent; an order with no reservation is already released. */
   async release(orderId: string, transaction?: Transaction): Promise<Reservation> {
-    return this.settle(orderId, "released", (q) => ({ reserved: literal(`reserved - ${q}`) }), transaction);
+    return this.settle(orderId, "released", "reserved = reserved - ?", transaction);
   }
 
   /**
@@ -84,19 +93,16 @@ export class Inventory {
     const all = await this.rowsOf(orderId, transaction);
     if (all.length && toReservation(orderId, all).status === "active") return (await this.release(orderId, transaction)).lines;
     const rows = all.filter((r) => r.status === "committed");
-    await this.lockProducts(rows.map((r) => r.productId), transaction);
-    for (const row of [...rows].sort((a, b) => a.productId - b.productId)) {
-      const [moved] = await StockReservation.update({ status: "restocked" as any }, { where: { id: row.id, status: "committed" }, transaction });
-      if (moved === 0) throw new ConcurrentChangeError();
-      await Product.update({ stock: literal(`stock + ${units(row.quantity)}`) } as any, { where: { id: row.productId }, transaction });
-    }
-    const lines = rows.map((r) => ({ productId: r.productId, quantity: r.quantity }));
-    if (lines.length) await this.moved(transaction, "stock.updated", orderId, lines);
+    if (rows.length === 0) return [];
+    await this.moveRows(orderId, "committed", "restocked", rows.length, transaction);
+    const lines = normalizeLines(rows.map((r) => ({ productId: r.productId, quantity: r.quantity })));
+    await this.moved(transaction, "stock.updated", orderId, lines);
+    await this.moveCounters(lines, "stock = stock + ?", transaction);
     return lines;
   }
 
-  /** Releases reservations past their expiry; returns the orders released. */
-  async releaseExpired(limit = 100): Promise<string[]> {
+  /** Releases reservations past their expiry; returns those released. */
+  async releaseExpired(limit = 100): Promise<Reservation[]> {
     const due = (await StockReservation.findAll({
       attributes: ["orderId"],
       where: { status: "active", expiresAt: { [Op.lt]: this.now() } },
@@ -104,10 +110,10 @@ export class Inventory {
       limit,
       raw: true,
     })) as unknown as { orderId: string }[];
-    const released: string[] = [];
+    const released: Reservation[] = [];
     for (const { orderId } of due) {
       const result = await this.release(orderId).catch(() => undefined);
-      if (result?.status === "released") released.push(orderId);
+      if (result?.status === "released") released.push(result);
     }
     return released;
   }
@@ -129,12 +135,7 @@ export class Inventory {
     if (changed === 0) throw notFound("product", { id: productId });
   }
 
-  private async settle(
-    orderId: string,
-    to: "committed" | "released",
-    counters: (q: number) => Record<string, unknown>,
-    outer?: Transaction,
-  ): Promise<Reservation> {
+  private async settle(orderId: string, to: "committed" | "released", counters: string, outer?: Transaction): Promise<Reservation> {
     // Inside the caller's transaction when given (an event consumer's), else in one of its own.
     const run = <T>(work: (t: Transaction) => Promise<T>) => (outer ? work(outer) : inTransaction(this.sequelize, work));
     return run(async (transaction) => {
@@ -148,25 +149,40 @@ export class Inventory {
       if (current.status !== "active") {
         throw new DomainError(409, `RESERVATION_${current.status.toUpperCase()}`, `The reservation is already ${current.status}`, { orderId });
       }
-      await this.lockProducts(rows.map((r) => r.productId), transaction);
-      for (const row of [...rows].sort((a, b) => a.productId - b.productId)) {
-        const [moved] = await StockReservation.update({ status: to }, { where: { id: row.id, status: "active" }, transaction });
-        // Another transaction settled it between our read and this update: start again from its result.
-        if (moved === 0) throw new ConcurrentChangeError();
-        await Product.update(counters(units(row.quantity)) as any, { where: { id: row.productId }, transaction });
-      }
+      await this.moveRows(orderId, "active", to, rows.length, transaction);
       await this.moved(transaction, to === "committed" ? "stock.updated" : "stock.released", orderId, current.lines);
+      await this.moveCounters(current.lines, counters, transaction);
       return { ...current, status: to };
     });
   }
 
   /**
-   * Every transaction here takes its product rows first, in id order (reserve does so with its
-   * conditional updates), then reservation rows: one lock order, so no two of them deadlock.
+   * Moves all of an order's reservation rows from one status to the next in one conditional update.
+   * Fewer than expected moved: another transaction settled them since we read; start again from its result.
    */
-  private async lockProducts(productIds: number[], transaction: Transaction): Promise<void> {
-    if (productIds.length === 0) return;
-    await Product.findAll({ attributes: ["id"], where: { id: productIds }, order: [["id", "ASC"]], lock: true, transaction, raw: true });
+  private async moveRows(orderId: string, from: string, to: string, expected: number, transaction: Transaction): Promise<void> {
+    const moved = await changedRows(
+      this.sequelize,
+      "UPDATE stock_reservations SET status = ?, updated_at = ? WHERE order_id = ? AND status = ?",
+      [to, this.now(), orderId, from],
+      transaction,
+    );
+    if (moved !== expected) throw new ConcurrentChangeError();
+  }
+
+  /**
+   * The product counters, last in their transaction and in product order, so the hot product rows are
+   * held for one round trip before COMMIT. Settling takes the order's reservation rows, then product
+   * rows in id order; a reservation takes product rows in id order, then inserts rows of an order no
+   * other transaction touches yet: no two of them wait for each other in a cycle.
+   * `assignments` has one `?` per assignment, each given the line's quantity.
+   */
+  private async moveCounters(lines: StockLine[], assignments: string, transaction: Transaction): Promise<void> {
+    const placeholders = assignments.split("?").length - 1;
+    for (const line of lines) {
+      const q = units(line.quantity);
+      await changedRows(this.sequelize, `UPDATE products SET ${assignments}, updated_at = ? WHERE id = ?`, [...Array(placeholders).fill(q), this.now(), line.productId], transaction);
+    }
   }
 
   private rowsOf(orderId: string, transaction?: Transaction) {

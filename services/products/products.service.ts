@@ -8,6 +8,7 @@ import { SqlDbMixin } from "../../mixins/sql-db.mixin";
 import { containsIgnoringCase } from "../../lib/sql";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
 import { SweeperMixin } from "../../mixins/sweeper.mixin";
+import { entityKeygen, generationKeygen, VersionedCacheMixin } from "../../mixins/versioned-cache.mixin";
 import { envelope, type Envelope } from "../../lib/events/envelope";
 import type { Transaction } from "sequelize";
 import { addToOutbox, integrationEventMigrations, processOnce, SqlDeadLetters, SqlOutbox } from "../../lib/events/stores";
@@ -19,7 +20,7 @@ import { created, noContent } from "../../lib/http/responses";
 import { defineProductModels, Product } from "./product.model";
 import { productMigrations } from "./migrations";
 import { Inventory } from "./inventory";
-import type { StockLine } from "./stock";
+import type { Reservation, StockLine } from "./stock";
 import {
   DEFAULT_PAGE_SIZE,
   listParams,
@@ -64,6 +65,7 @@ const ProductsService: ServiceSchema<any> = {
     SweeperMixin({ method: "sweepExpiredReservations", everySeconds: cfg.checkout.sweepIntervalSeconds, what: "Freeing orphaned reservations" }),
     // The orders context decides (services/orders/payment-flow.ts): a paid order's reservation is
     // committed; one that was cancelled, expired or failed its payment gives its stock back.
+    VersionedCacheMixin({ service: "products", entityAction: "get" }),
     KafkaBridgeMixin({
       handlers: {
         "order.paid"(event) {
@@ -81,7 +83,7 @@ const ProductsService: ServiceSchema<any> = {
         // A full refund puts the goods back on the shelf when RESTOCK_ON_REFUND is on.
         "payment.refunded"(event) {
           const restock = event.data.fullyRefunded && cfg.products.restockOnRefund;
-          return this.moveStock(event, async (t: Transaction) => (restock ? this.inventory.restock(event.data.orderId, t) : undefined));
+          return this.moveStock(event, async (t: Transaction) => (restock ? this.inventory.restock(event.data.orderId, t) : []));
         },
       },
     }),
@@ -102,7 +104,7 @@ const ProductsService: ServiceSchema<any> = {
       auth: "public",
       summary: "Browse the active catalog: filters, search, sort, pages",
       params: listParams,
-      cache: { keys: LIST_CACHE_KEYS },
+      cache: { keys: LIST_CACHE_KEYS, keygen: generationKeygen },
       handler(ctx: Context<ListParams>) {
         return this.listProducts(ctx.params);
       },
@@ -113,7 +115,7 @@ const ProductsService: ServiceSchema<any> = {
       auth: "public",
       summary: "The most expensive active products (seeds: top-5, top-10)",
       params: { limit: { type: "number", integer: true, min: 1, max: 100, default: 5, convert: true } },
-      cache: { keys: ["limit"] },
+      cache: { keys: ["limit"], keygen: generationKeygen },
       async handler(ctx: Context<{ limit: number }>) {
         const rows = await Product.findAll({ where: { isActive: true }, order: [["price", "DESC"], ["id", "ASC"]], limit: ctx.params.limit, raw: true });
         return (rows as unknown as ProductRecord[]).map(toView);
@@ -125,7 +127,7 @@ const ProductsService: ServiceSchema<any> = {
       auth: "public",
       summary: "Active products with at most `threshold` units available (seeds: low-stock-1, low-stock-10)",
       params: { threshold: { type: "number", integer: true, min: 0, max: 1_000_000, default: LOW_STOCK_THRESHOLD, convert: true }, ...pageParams },
-      cache: { keys: ["threshold", "limit", "offset"] },
+      cache: { keys: ["threshold", "limit", "offset"], keygen: generationKeygen },
       handler(ctx: Context<{ threshold: number; limit?: number; offset?: number }>) {
         const available = literal(`stock - reserved <= ${Math.trunc(ctx.params.threshold)}`);
         return this.listProducts({ ...ctx.params, sort: "stock" }, { [Op.and]: [available] });
@@ -137,7 +139,7 @@ const ProductsService: ServiceSchema<any> = {
       auth: "public",
       summary: "Active products of one category",
       params: { category: { type: "string", min: 1, max: 100 }, ...pageParams, sort: listParams.sort },
-      cache: { keys: ["category", "limit", "offset", "sort"] },
+      cache: { keys: ["category", "limit", "offset", "sort"], keygen: generationKeygen },
       handler(ctx: Context<ListParams>) {
         return this.listProducts(ctx.params);
       },
@@ -147,7 +149,7 @@ const ProductsService: ServiceSchema<any> = {
       rest: "GET /products/categories",
       auth: "public",
       summary: "Categories of the active catalog with product count and average price",
-      cache: true,
+      cache: { keygen: generationKeygen },
       async handler(): Promise<CategorySummary[]> {
         const rows = (await Product.findAll({
           attributes: ["category", [fn("COUNT", col("id")), "count"], [fn("AVG", col("price")), "averagePrice"]],
@@ -164,7 +166,7 @@ const ProductsService: ServiceSchema<any> = {
       rest: "GET /products/stats",
       auth: "public",
       summary: "Catalog figures: products, categories, average price, inventory value, low and out of stock",
-      cache: true,
+      cache: { keygen: generationKeygen },
       async handler(): Promise<CatalogStats> {
         const sequelize = this.sequelize as Sequelize;
         // PostgreSQL multiplies two INTEGERs as INTEGER: widen first so large inventories cannot overflow.
@@ -199,7 +201,7 @@ const ProductsService: ServiceSchema<any> = {
       auth: "public",
       summary: "One active product",
       params: idParam,
-      cache: { keys: ["id"] },
+      cache: { keygen: entityKeygen },
       async handler(ctx: Context<{ id: number }>) {
         return toView(await this.findProduct(ctx.params.id, true));
       },
@@ -243,7 +245,7 @@ const ProductsService: ServiceSchema<any> = {
       params: { $$strict: true, ...productFields, stock: { ...stockField, optional: true } },
       async handler(ctx: Context<Record<string, any>, ShopMeta>) {
         const product = await this.saving(() => Product.create({ ...(ctx.params as any), currency: ctx.params.currency ?? "USD" }));
-        await this.clearCache();
+        await this.invalidateCache();
         return created(ctx, `/api/v1/products/${product.id}`, toView(product.get({ plain: true }) as ProductRecord));
       },
     },
@@ -289,7 +291,7 @@ const ProductsService: ServiceSchema<any> = {
           }
           throw err;
         }
-        await this.clearCache();
+        await this.invalidateCache([ctx.params.id]);
         return noContent(ctx);
       },
     },
@@ -301,7 +303,7 @@ const ProductsService: ServiceSchema<any> = {
       params: { $$strict: true, ...idParam, stock: stockField },
       async handler(ctx: Context<{ id: number; stock: number }>) {
         await this.inventory.setStock(ctx.params.id, ctx.params.stock);
-        await this.clearCache();
+        await this.invalidateCache([ctx.params.id]);
         return toAdminView(await this.findProduct(ctx.params.id, false));
       },
     },
@@ -313,7 +315,7 @@ const ProductsService: ServiceSchema<any> = {
       params: { $$strict: true, ...idParam, quantity: { type: "number", integer: true, min: 1, max: 1_000_000, convert: false } },
       async handler(ctx: Context<{ id: number; quantity: number }>) {
         await this.inventory.receive(ctx.params.id, ctx.params.quantity);
-        await this.clearCache();
+        await this.invalidateCache([ctx.params.id]);
         return toAdminView(await this.findProduct(ctx.params.id, false));
       },
     },
@@ -324,7 +326,7 @@ const ProductsService: ServiceSchema<any> = {
       async handler(ctx: Context<{ products: Record<string, any>[] }>) {
         const rows = ctx.params.products.map((p) => ({ ...p, currency: p.currency ?? "USD" }));
         await Product.bulkCreate(rows as any[], { ignoreDuplicates: true });
-        await this.clearCache();
+        await this.invalidateCache();
         return { submitted: rows.length };
       },
     },
@@ -344,7 +346,7 @@ const ProductsService: ServiceSchema<any> = {
       retryPolicy: { enabled: true }, // idempotent per orderId
       async handler(ctx: Context<{ orderId: string; lines: StockLine[] }>) {
         const reservation = await this.inventory.reserve(ctx.params.orderId, ctx.params.lines);
-        await this.stockChanged();
+        await this.stockChanged(reservation.lines);
         return reservation;
       },
     },
@@ -354,7 +356,7 @@ const ProductsService: ServiceSchema<any> = {
       retryPolicy: { enabled: true },
       async handler(ctx: Context<{ orderId: string }>) {
         const reservation = await this.inventory.commit(ctx.params.orderId);
-        await this.stockChanged();
+        await this.stockChanged(reservation.lines);
         return reservation;
       },
     },
@@ -364,7 +366,7 @@ const ProductsService: ServiceSchema<any> = {
       retryPolicy: { enabled: true },
       async handler(ctx: Context<{ orderId: string }>) {
         const reservation = await this.inventory.release(ctx.params.orderId);
-        await this.stockChanged();
+        await this.stockChanged(reservation.lines);
         return reservation;
       },
     },
@@ -400,7 +402,7 @@ const ProductsService: ServiceSchema<any> = {
     async updateProduct(id: number, fields: Record<string, unknown>) {
       const [changed] = await this.saving(() => Product.update(fields, { where: { id } }));
       if (changed === 0) throw notFound("product", { id });
-      await this.clearCache();
+      await this.invalidateCache([id]);
       return toView(await this.findProduct(id, false));
     },
 
@@ -415,13 +417,14 @@ const ProductsService: ServiceSchema<any> = {
     },
 
     /** Applies an event's stock movement once (the inventory writes the stock event it causes). */
-    async moveStock(event: Envelope, move: (transaction: any) => Promise<unknown>) {
-      if ((await processOnce(this.sequelize, "products", event.id, async (t) => void (await move(t)))) === "applied") await this.stockChanged();
+    async moveStock(event: Envelope, move: (transaction: Transaction) => Promise<StockLine[]>) {
+      let moved: StockLine[] = [];
+      if ((await processOnce(this.sequelize, "products", event.id, async (t) => void (moved = await move(t)))) === "applied") await this.stockChanged(moved);
     },
 
     /** Gives an unpaid order's reserved units back (it was cancelled, expired, or its payment failed). */
     releaseForOrder(event: Envelope<{ orderId: string }>) {
-      return this.moveStock(event, (t: Transaction) => this.inventory.release(event.data.orderId, t));
+      return this.moveStock(event, async (t: Transaction) => (await this.inventory.release(event.data.orderId, t)).lines);
     },
 
     /**
@@ -433,26 +436,27 @@ const ProductsService: ServiceSchema<any> = {
       const { orderId } = event.data;
       return this.moveStock(event, async (t: Transaction) => {
         try {
-          await this.inventory.commit(orderId, t);
+          return (await this.inventory.commit(orderId, t)).lines;
         } catch (err) {
           if (!(err instanceof DomainError)) throw err;
           this.logger.warn(`Order ${orderId} was paid but its stock cannot be committed (${err.type}): asking for a refund`);
           await addToOutbox(this.sequelize, envelope("products", "stock.commit_failed", orderId, { orderId, reason: err.type }), t);
+          return [];
         }
       });
     },
 
-    /** After any stock movement: cached reads are stale, and a stock event waits in the outbox. */
-    async stockChanged() {
-      await this.clearCache();
+    /** After a stock movement of these lines: their cached reads are stale, and a stock event waits in the outbox. */
+    async stockChanged(lines: StockLine[]) {
       this.kickRelay();
+      if (lines.length) await this.invalidateCache(lines.map((l) => l.productId));
     },
 
     async sweepExpiredReservations() {
-      const released: string[] = await this.inventory.releaseExpired();
+      const released: Reservation[] = await this.inventory.releaseExpired();
       if (released.length) {
-        this.logger.info(`Released ${released.length} expired reservation(s): ${released.join(", ")}`);
-        await this.stockChanged();
+        this.logger.info(`Released ${released.length} expired reservation(s): ${released.map((r) => r.orderId).join(", ")}`);
+        await this.stockChanged(released.flatMap((r) => r.lines));
       }
     },
   },
@@ -466,7 +470,7 @@ const ProductsService: ServiceSchema<any> = {
     this.inventory = new Inventory(this.sequelize, safetyLifetimeMs, undefined, (transaction, type, orderId, lines) =>
       addToOutbox(this.sequelize, envelope("products", type, orderId, { orderId, lines }), transaction),
     );
-    this.outbox = new SqlOutbox(this.sequelize, "products");
+    this.outbox = new SqlOutbox(this.sequelize);
     this.deadLetters = new SqlDeadLetters(this.sequelize);
   },
 };

@@ -67,3 +67,23 @@ it("clears every node's cached reads after a write on one of them", async () => 
   await new Promise((r) => setTimeout(r, 200));
   expect(await b.call("products.get", { id: product.id })).toMatchObject({ available: 5 });
 });
+
+it("drops only the moved product's cached read, and every cached list, when stock moves", async () => {
+  const [a, b] = nodes;
+  const moved: any = await a.call("products.create", { sku: "C-2", name: "Moving", price: 200, stock: 10, category: "c" });
+  const still: any = await a.call("products.create", { sku: "C-3", name: "Still", price: 300, stock: 10, category: "c" });
+  await new Promise((r) => setTimeout(r, 200));
+  await b.call("products.get", { id: moved.id });
+  await b.call("products.get", { id: still.id });
+  const listed = (await b.call("products.list", { sort: "price" })) as any;
+  expect(listed.items.find((p: any) => p.id === moved.id)).toMatchObject({ available: 10 });
+
+  await a.call("products.reserveStock", { orderId: "o-2", lines: [{ productId: moved.id, quantity: 3 }] });
+  await new Promise((r) => setTimeout(r, 200));
+  // No keyspace clean: the other product's entry is still in node b's cache, the moved one's is gone.
+  expect(await b.cacher!.get(`products.get:${still.id}`)).toMatchObject({ id: still.id });
+  expect(await b.cacher!.get(`products.get:${moved.id}`)).toBeFalsy();
+  expect(await b.call("products.get", { id: moved.id })).toMatchObject({ available: 7 });
+  const relisted = (await b.call("products.list", { sort: "price" })) as any;
+  expect(relisted.items.find((p: any) => p.id === moved.id)).toMatchObject({ available: 7 });
+});
