@@ -78,10 +78,11 @@ const OrdersService: ServiceSchema<any> = {
         const userId = ctx.meta.user!.id;
         const key = requireIdempotencyKey(ctx);
         const hash = requestHash(ctx.params);
-        const earlier = await Order.findOne({ where: { userId, idempotencyKey: key }, raw: true });
+        // One read: this key's earlier order, and the customer's order awaiting payment if any.
+        const known = await Order.findAll({ where: { [Op.or]: [{ userId, idempotencyKey: key }, { awaitingPaymentOf: userId }] }, raw: true });
+        const earlier = known.find((o) => o.userId === userId && o.idempotencyKey === key);
         if (earlier) return this.replay(ctx, earlier, hash);
-        const waiting = await this.refuseSecondAwaitingPayment(userId, key);
-        if (waiting) return this.replay(ctx, waiting, hash); // a twin with this key committed meanwhile
+        this.refuseSecondAwaitingPayment(known.find((o) => o.awaitingPaymentOf === userId));
 
         const basket: any = await ctx.call("baskets.ofUser", { userId });
         const items = basket.items.map((i: any) => ({ productId: i.productId, quantity: i.quantity }));
@@ -92,22 +93,24 @@ const OrdersService: ServiceSchema<any> = {
         const orderId = randomUUID();
         await ctx.call("products.reserveStock", { orderId, lines: priced.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })) });
         const payBy = new Date(Date.now() + cfg.checkout.reservationTtlSeconds * 1000);
+        let placed: { order: any; lines: any[]; history: any[] };
         try {
-          await inTransaction(this.sequelize, async (transaction) => {
-            await Order.create(
+          placed = await inTransaction(this.sequelize, async (transaction) => {
+            const order = await Order.create(
               {
                 id: orderId, userId, status: "pending_payment", currency: priced.currency, total: priced.total, itemCount: items.reduce((n: number, i: any) => n + i.quantity, 0),
                 payBy, awaitingPaymentOf: userId, idempotencyKey: key, requestHash: hash,
               },
               { transaction },
             );
-            await OrderLineRow.bulkCreate(priced.lines.map((l) => ({ ...l, orderId })), { transaction });
-            await OrderHistory.create({ orderId, fromStatus: null, toStatus: "pending_payment", cause: "checkout", at: new Date() }, { transaction });
+            const lines = await OrderLineRow.bulkCreate(priced.lines.map((l) => ({ ...l, orderId })), { transaction });
+            const history = await OrderHistory.create({ orderId, fromStatus: null, toStatus: "pending_payment", cause: "checkout", at: new Date() }, { transaction });
             await addToOutbox(
               this.sequelize,
               envelope("orders", "order.created", orderId, { orderId, userId, total: priced.total, currency: priced.currency, payBy: payBy.toISOString() }),
               transaction,
             );
+            return { order: order.get({ plain: true }), lines: lines.map((l) => l.get({ plain: true })), history: [history.get({ plain: true })] };
           });
         } catch (err) {
           // Not ordered after all: give the stock back.
@@ -116,12 +119,13 @@ const OrdersService: ServiceSchema<any> = {
             // A concurrent twin with the same key won, or another checkout of this customer did.
             const twin = await Order.findOne({ where: { userId, idempotencyKey: key }, raw: true });
             if (twin) return this.replay(ctx, twin, hash);
-            await this.refuseSecondAwaitingPayment(userId, key);
+            this.refuseSecondAwaitingPayment((await Order.findOne({ where: { awaitingPaymentOf: userId }, raw: true })) ?? undefined);
           }
           throw err;
         }
         this.kickRelay();
-        return created(ctx, `/api/v1/orders/${orderId}`, await this.view(orderId));
+        // Shown from what was just written: no read back.
+        return created(ctx, `/api/v1/orders/${orderId}`, this.detailOf(placed.order, placed.lines, placed.history));
       },
     },
 
@@ -235,20 +239,15 @@ const OrdersService: ServiceSchema<any> = {
       return order.id;
     },
 
-    /**
-     * One order awaiting payment per customer: a second checkout is a 409 that names the first.
-     * Returns the waiting order when it is this very request's (same key), to be replayed.
-     */
-    async refuseSecondAwaitingPayment(userId: string, key: string): Promise<Order | undefined> {
-      const waiting = await Order.findOne({ where: { awaitingPaymentOf: userId }, raw: true });
-      if (!waiting) return undefined;
-      if (waiting.idempotencyKey === key) return waiting;
-      throw new DomainError(409, "ORDER_AWAITING_PAYMENT", "Another order of yours awaits payment: pay or cancel it first", { order: this.summary(waiting) });
+    /** One order awaiting payment per customer: a second checkout is a 409 that names the first. */
+    refuseSecondAwaitingPayment(waiting: Order | undefined) {
+      if (waiting) throw new DomainError(409, "ORDER_AWAITING_PAYMENT", "Another order of yours awaits payment: pay or cancel it first", { order: this.summary(waiting) });
     },
 
     /** Moves an order, if the state machine allows it, from the status it has now. */
-    async move(id: string, to: OrderStatus, cause: string, transaction: Transaction, extra: Record<string, unknown> = {}) {
-      const order = await Order.findByPk(id, { transaction, raw: true });
+    async move(id: string, to: OrderStatus, cause: string, transaction: Transaction, extra: Record<string, unknown> = {}, read?: Order) {
+      // `read`: the order as this transaction already read it (the update below checks it is still so).
+      const order = read ?? (await Order.findByPk(id, { transaction, raw: true }));
       if (!order) throw notFound("order", { id });
       assertMove(order.status, to);
       const [moved] = await Order.update(
@@ -274,7 +273,7 @@ const OrdersService: ServiceSchema<any> = {
         const note = (cause: string) => OrderHistory.create({ orderId, fromStatus: order.status, toStatus: order.status, cause: cause.slice(0, 200), at: new Date() }, { transaction });
         switch (decision.kind) {
           case "move":
-            await this.move(orderId, decision.to, decision.cause, transaction, changes);
+            await this.move(orderId, decision.to, decision.cause, transaction, changes, order);
             if (decision.to === "paid") {
               const paid = { orderId, userId: order.userId, paymentId: extra.paymentId!, amount: Number(order.total), currency: order.currency };
               await addToOutbox(this.sequelize, envelope("orders", "order.paid", orderId, paid), transaction);
@@ -352,6 +351,11 @@ const OrdersService: ServiceSchema<any> = {
         OrderLineRow.findAll({ where: { orderId: id }, order: [["id", "ASC"]], raw: true }),
         OrderHistory.findAll({ where: { orderId: id }, order: [["id", "ASC"]], raw: true }),
       ]);
+      return this.detailOf(order, lines, history);
+    },
+
+    /** An order with its lines and history, as clients see it. */
+    detailOf(order: any, lines: any[], history: any[]) {
       return {
         ...this.summary(order),
         lines: lines.map(({ productId, name, unitPrice, quantity, lineTotal }) => ({ productId, name, unitPrice: Number(unitPrice), quantity, lineTotal: Number(lineTotal) })),
@@ -361,7 +365,7 @@ const OrdersService: ServiceSchema<any> = {
   },
 
   created() {
-    this.outbox = new SqlOutbox(this.sequelize, "orders");
+    this.outbox = new SqlOutbox(this.sequelize);
     this.deadLetters = new SqlDeadLetters(this.sequelize);
   },
 };

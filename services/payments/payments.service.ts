@@ -120,7 +120,8 @@ const PaymentsService: ServiceSchema<any> = {
         if (outcome.status === "succeeded") await this.settle(payment.id, "completed", "client confirmation");
         else if (outcome.status === "failed") await this.settle(payment.id, "failed", "client confirmation", outcome.reason);
         else await Payment.update({ nextAction: outcome.reason }, { where: { id: payment.id, status: "processing" } });
-        return this.detailedView((await Payment.findByPk(payment.id, { raw: true }))!);
+        // It was not paid when this request began, so nothing of it can have been refunded.
+        return { ...this.view((await Payment.findByPk(payment.id, { raw: true }))!), refunds: [] };
       },
     },
 
@@ -556,7 +557,7 @@ const PaymentsService: ServiceSchema<any> = {
 
   created() {
     this.provider = cfg.paymentProvider === "stripe" ? new StripeProvider(cfg.stripe.secretKey!, cfg.stripe.apiBase) : new SimulatedProvider();
-    this.outbox = new SqlOutbox(this.sequelize, "payments");
+    this.outbox = new SqlOutbox(this.sequelize);
     this.deadLetters = new SqlDeadLetters(this.sequelize);
   },
 };
