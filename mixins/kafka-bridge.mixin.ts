@@ -91,6 +91,7 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
       async relayLoop() {
         if (!this.bridgeRunning) return;
         this.relaying = true;
+        this.broker.metrics?.increment("shop.outbox.relay_cycles", { service: this.name });
         let delay = cfg.kafka.relayIntervalMs;
         try {
           this.relayWanted = false;
@@ -234,6 +235,8 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
       if (!this.deadLetters && consumedTopics.length) throw new Error(`${this.name}: the Kafka bridge needs a dead-letter store`);
       this.broker.metrics?.register({ type: "gauge", name: "shop.outbox.depth", labelNames: ["service"], description: "Outbox rows not yet published" });
       this.broker.metrics?.register({ type: "gauge", name: "shop.outbox.oldest_age_seconds", labelNames: ["service"], description: "Age of the oldest unpublished outbox row" });
+      // One relay loop per service: idle, this grows by about one per OUTBOX_RELAY_INTERVAL_MS.
+      this.broker.metrics?.register({ type: "counter", name: "shop.outbox.relay_cycles", labelNames: ["service"], description: "Outbox relay cycles run" });
       if (cfg.kafkaBrokers) await this.startKafka();
       else if (consumedTopics.length) {
         this.unsubscribeBus = inProcessBus.subscribe(`${cfg.namespace}-${this.name}`, consumedTopics, (m: BusMessage) => this.consumeMessage(m));
