@@ -25,6 +25,7 @@ import { SimulatedProvider, StripeProvider, verifyStripeWebhook } from "./provid
 type Ctx<P = unknown> = Context<P, ShopMeta>;
 
 const cfg = config();
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const idParam = { id: { type: "uuid" } } as const;
 const listParams = {
   ...pageParams,
@@ -108,18 +109,21 @@ const PaymentsService: ServiceSchema<any> = {
           throw new DomainError(409, now.status === "processing" ? "PAYMENT_IN_PROGRESS" : "ILLEGAL_TRANSITION", `The payment is ${now.status}`, { status: now.status });
         }
         let outcome;
+        // The intent's id is stored with the outcome (one write): asking again with the same
+        // idempotency key gives the same intent, and webhooks also find the payment by its metadata.
+        let providerRef: string | undefined = payment.providerRef ?? undefined;
         try {
-          const ref = payment.providerRef ?? (await this.ensureIntent(payment));
-          outcome = await this.provider.confirm(ref, ctx.params.paymentMethod, `payment:${payment.id}:confirm:${ctx.params.paymentMethod}`);
+          providerRef ??= await this.createIntent(payment);
+          outcome = await this.provider.confirm(providerRef, ctx.params.paymentMethod, `payment:${payment.id}:confirm:${ctx.params.paymentMethod}`);
         } catch (err: any) {
           // The provider could not be reached: back to pending, so the customer can try again.
-          await Payment.update({ status: "pending" }, { where: { id: payment.id, status: "processing" } });
+          await Payment.update({ status: "pending", providerRef }, { where: { id: payment.id, status: "processing" } });
           this.logger.error(`Payment ${payment.id}: provider unavailable:`, err?.message ?? err);
           throw new DomainError(409, "PROVIDER_UNAVAILABLE", "The payment provider could not be reached; try again", { paymentId: payment.id });
         }
-        if (outcome.status === "succeeded") await this.settle(payment.id, "completed", "client confirmation");
-        else if (outcome.status === "failed") await this.settle(payment.id, "failed", "client confirmation", outcome.reason);
-        else await Payment.update({ nextAction: outcome.reason }, { where: { id: payment.id, status: "processing" } });
+        if (outcome.status === "succeeded") await this.settle(payment.id, "completed", "client confirmation", undefined, providerRef);
+        else if (outcome.status === "failed") await this.settle(payment.id, "failed", "client confirmation", outcome.reason, providerRef);
+        else await Payment.update({ nextAction: outcome.reason, providerRef }, { where: { id: payment.id, status: "processing" } });
         // It was not paid when this request began, so nothing of it can have been refunded.
         return { ...this.view((await Payment.findByPk(payment.id, { raw: true }))!), refunds: [] };
       },
@@ -330,13 +334,17 @@ const PaymentsService: ServiceSchema<any> = {
         // so Stripe's redeliveries and a racing client confirmation end in one outcome.
         const object: any = event.data.object;
         const ref = event.type === "charge.refunded" ? object.payment_intent : object.id;
-        const payment = ref ? await Payment.findOne({ where: { providerRef: ref }, raw: true }) : null;
+        // By the intent's id, or (for an intent whose id is not stored yet) by the payment id it carries.
+        const metadataId = event.type === "charge.refunded" ? undefined : object.metadata?.paymentId;
+        const payment =
+          (ref ? await Payment.findOne({ where: { providerRef: ref }, raw: true }) : null) ??
+          (typeof metadataId === "string" && UUID.test(metadataId) ? await Payment.findOne({ where: { id: metadataId, providerRef: null }, raw: true }) : null);
         if (!payment) {
           this.logger.warn(`Stripe ${event.type} ${event.id} for unknown intent ${ref}`);
           return { received: true };
         }
-        if (event.type === "payment_intent.succeeded") await this.settle(payment.id, "completed", `stripe ${event.id}`);
-        else if (event.type === "payment_intent.payment_failed") await this.settle(payment.id, "failed", `stripe ${event.id}`, object.last_payment_error?.code ?? "declined");
+        if (event.type === "payment_intent.succeeded") await this.settle(payment.id, "completed", `stripe ${event.id}`, undefined, ref);
+        else if (event.type === "payment_intent.payment_failed") await this.settle(payment.id, "failed", `stripe ${event.id}`, object.last_payment_error?.code ?? "declined", ref);
         else if (event.type === "charge.refunded") await this.syncRefunds(payment.id, object);
         return { received: true };
       },
@@ -358,12 +366,12 @@ const PaymentsService: ServiceSchema<any> = {
       return payment;
     },
 
-    async ensureIntent(payment: any): Promise<string> {
+    /** The provider's intent for this payment (the same one on every call: one idempotency key per payment). */
+    async createIntent(payment: any): Promise<string> {
       const { ref } = await this.provider.createIntent(
         { amount: payment.amount, currency: payment.currency, paymentId: payment.id, orderId: payment.orderId },
         `payment:${payment.id}:intent`,
       );
-      await Payment.update({ providerRef: ref }, { where: { id: payment.id } });
       return ref;
     },
 
@@ -371,12 +379,13 @@ const PaymentsService: ServiceSchema<any> = {
      * Moves a payment to a final status if it may go there from where it is, with its integration
      * event in the same transaction. Returns false when it had already moved (the other racer won).
      */
-    async settle(id: string, to: "completed" | "failed" | "cancelled", cause: string, reason?: string): Promise<boolean> {
+    async settle(id: string, to: "completed" | "failed" | "cancelled", cause: string, reason?: string, providerRef?: string): Promise<boolean> {
       // A processing payment may be cancelled only while it waits for the customer (3-D Secure), not
       // while a provider call is in flight: that charge may still succeed.
       const usual = to === "cancelled" ? { [Op.or]: [{ status: "pending" }, { status: "processing", nextAction: { [Op.ne]: null } }] } : { status: sourcesOf(to).filter((s) => !CLOSED.includes(s)) };
       const outcome = await inTransaction(this.sequelize, async (transaction: Transaction) => {
-        const move = async (where: object) => (await Payment.update({ status: to, nextAction: null, ...(reason && { failureReason: reason }) }, { where: { id, ...where }, transaction }))[0] > 0;
+        const changes = { status: to, nextAction: null, ...(reason && { failureReason: reason }), ...(providerRef && { providerRef }) };
+        const move = async (where: object) => (await Payment.update(changes, { where: { id, ...where }, transaction }))[0] > 0;
         // A success for a failed or cancelled payment is the provider's late word: tried only when the usual move found nothing.
         const late = !(await move(usual));
         if (late && (to !== "completed" || !(await move({ status: CLOSED })))) return "stayed";

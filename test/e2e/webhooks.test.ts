@@ -46,6 +46,14 @@ it("completes a payment from a signed payment_intent.succeeded, once however oft
   expect((await http(api(`/orders/${payment.orderId}`), { token })).body.history.filter((h: any) => h.to === "paid").length).toBe(1);
 });
 
+it("finds the payment by the intent's metadata when the intent's id was not stored yet (the charge answer was lost)", async () => {
+  const payment = await pendingPayment("hook-meta");
+  const ref = `sim_pi_${payment.id}`;
+  expect((await webhook("payment_intent.succeeded", { id: ref, object: "payment_intent", metadata: { paymentId: payment.id } })).status).toBe(200);
+  expect((await http(api(`/payments/${payment.id}`), { token })).body.status).toBe("completed");
+  await waitFor(async () => (await http(api(`/orders/${payment.orderId}`), { token })).body.status === "paid", 10_000, "the order to be paid");
+});
+
 it("refuses tampered, stale and unsigned webhooks with 400, changing nothing", async () => {
   const payment = await pendingPayment("hook-2");
   const object = { id: `sim_pi_${payment.id}`, object: "payment_intent" };
