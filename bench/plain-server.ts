@@ -17,4 +17,4 @@ http
     res.writeHead(200, { "Content-Type": "application/json; charset=utf-8", "Content-Length": body.length });
     res.end(body);
   })
-  .listen(Number(process.env.PORT), "127.0.0.1", () => process.send?.("ready"));
+  .listen(Number(process.env.PORT), "127.0.0.1");

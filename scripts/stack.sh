@@ -112,7 +112,8 @@ pg_up() {
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     run_pg "'$bin/initdb' -D '$dir/data' -U postgres --auth=trust -E UTF8 --locale=C.UTF-8" >"$dir/initdb.log"
   fi
-  run_pg "'$bin/pg_ctl' -D '$dir/data' -l '$dir/postgres.log' -w -t 30 -o \"-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off\" start" >/dev/null
+  # pg_stat_statements: the checkout benchmark counts SQL statements per checkout with it.
+  run_pg "'$bin/pg_ctl' -D '$dir/data' -l '$dir/postgres.log' -w -t 30 -o \"-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c shared_preload_libraries=pg_stat_statements\" start" >/dev/null
   wait_port postgres "$PG_PORT" 30
   local psql=("$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qtA)
   if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname='$DB_USER'")" != 1 ]; then
