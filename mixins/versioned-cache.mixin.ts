@@ -33,6 +33,9 @@ export function entityKeygen(action: ActionSchema, _opts: unknown, ctx: Context<
   return `${action.name}:${String(ctx.params?.id)}`;
 }
 
+/** The key `entityKeygen` gives the read of one entity. */
+const entityKey = (service: string, action: string, id: string | number) => `${service}.${action}:${String(id)}`;
+
 /** The Redis cacher's client (a shared cache), or undefined for a per-node memory cacher. */
 const sharedClient = (cacher: unknown): Redis | undefined => (cacher as { client?: Redis } | undefined)?.client;
 
@@ -42,7 +45,7 @@ export function VersionedCacheMixin(opts: { service: string; entityAction: strin
       /** After a committed change: drops the changed entities' reads and every generation-keyed read. */
       async invalidateCache(ids: (string | number)[] = []) {
         const cacher = this.broker.cacher;
-        const keys = ids.map((id) => `${this.name}.${opts.entityAction}:${String(id)}`);
+        const keys = ids.map((id) => entityKey(this.name, opts.entityAction, id));
         let generation: number = this.cacheGeneration + 1;
         const redis = sharedClient(cacher);
         if (redis) {
@@ -75,7 +78,7 @@ export function VersionedCacheMixin(opts: { service: string; entityAction: strin
           } else {
             // This node's own memory: drop the stale entries and start a generation of its own.
             this.cacheGeneration += 1;
-            if (cacher && ids.length) await cacher.del(ids.map((id) => `${this.name}.${opts.entityAction}:${String(id)}`));
+            if (cacher && ids.length) await cacher.del(ids.map((id) => entityKey(this.name, opts.entityAction, id)));
           }
         },
       },

@@ -5,7 +5,7 @@
  */
 import { DataTypes, QueryTypes, UniqueConstraintError, type Sequelize, type Transaction } from "sequelize";
 import type Redis from "ioredis";
-import { inTransaction, type Migration } from "../sql";
+import { changedRows, inTransaction, type Migration } from "../sql";
 import type { Envelope } from "./envelope";
 import { topicOf } from "./envelope";
 
@@ -186,8 +186,8 @@ export class SqlOutbox implements OutboxStore {
 
   async prune(before: Date): Promise<number> {
     // An event redelivered after this long (Kafka keeps a topic 7 days by default) would be applied again.
-    const removed = (sql: string) => this.sequelize.query(sql, { replacements: [before], type: QueryTypes.BULKDELETE }) as unknown as Promise<number>;
-    return (await removed("DELETE FROM outbox WHERE sent_at < ?")) + (await removed("DELETE FROM processed_events WHERE processed_at < ?"));
+    const sent = await changedRows(this.sequelize, "DELETE FROM outbox WHERE sent_at < ?", [before]);
+    return sent + (await changedRows(this.sequelize, "DELETE FROM processed_events WHERE processed_at < ?", [before]));
   }
 
   async stats(): Promise<OutboxStats> {
