@@ -2,17 +2,26 @@
  * Broker configuration, built from the environment (lib/config.ts).
  * Fault tolerance is set here explicitly rather than left to Moleculer's defaults.
  */
-import type { BrokerOptions, Errors } from "moleculer";
+import { INTERNAL_MIDDLEWARES, type BrokerOptions, type Errors, type Middleware } from "moleculer";
 import { config } from "./lib/config";
 import { currentRequestId, RequestContextMiddleware } from "./lib/request-context";
-import { ShopPrometheusReporter } from "./lib/prometheus";
+import { RequestMetricsMiddleware, ShopPrometheusReporter, useLeanHistograms } from "./lib/prometheus";
 import { registerHealthCheck } from "./lib/health";
 import { DomainErrorMiddleware } from "./lib/errors";
-import { isInfrastructureFault } from "./lib/faults";
+import { isInfrastructureFault, TimeoutMiddleware } from "./lib/faults";
 import { ClientInputMiddleware } from "./lib/http/client-input";
 import { replCommands } from "./lib/repl-commands";
 
 const cfg = config();
+
+// Histograms without quantile windows or rates (lib/prometheus.ts): before the broker registers any.
+useLeanHistograms();
+
+/** Moleculer's internal middlewares that the shop replaces, by name. */
+const LEAN_MIDDLEWARES: Record<string, Middleware> = {
+  Metrics: RequestMetricsMiddleware as unknown as Middleware,
+  Timeout: TimeoutMiddleware as unknown as Middleware,
+};
 
 function logger(): BrokerOptions["logger"] {
   if (cfg.logFormat === "json") {
@@ -100,7 +109,18 @@ const brokerConfig: BrokerOptions = {
     reporter: [new ShopPrometheusReporter({ port: cfg.metricsPort ?? null }) as any],
   },
   tracing: { enabled: false },
-  middlewares: [RequestContextMiddleware, DomainErrorMiddleware, ClientInputMiddleware],
+  // Moleculer's internal middlewares are listed here rather than added by the broker, so that two
+  // of them can be swapped, in the same place of the chain, for leaner ones that do the same:
+  // Metrics (lib/prometheus.ts) and Timeout (lib/faults.ts). The first listed wraps the handler
+  // innermost: the shop's three run inside Moleculer's, after validation, and not at all when the
+  // cacher answers.
+  internalMiddlewares: false,
+  middlewares: [
+    RequestContextMiddleware,
+    DomainErrorMiddleware,
+    ClientInputMiddleware,
+    ...INTERNAL_MIDDLEWARES.map((name): Middleware | string => LEAN_MIDDLEWARES[name] ?? name),
+  ],
   replOptions: { customCommands: replCommands } as BrokerOptions["replOptions"],
 
   // Node-wide dependencies join /health/ready next to the services' own (databases, Kafka).

@@ -20,16 +20,15 @@ export class DomainError extends Error {
 export const notFound = (what: string, data: unknown = null) =>
   new DomainError(404, `${what.toUpperCase().replace(/\s+/g, "_")}_NOT_FOUND`, `${what[0].toUpperCase()}${what.slice(1)} not found`, data);
 
+const toClientError = (err: unknown) => {
+  throw err instanceof DomainError ? new Errors.MoleculerClientError(err.message, err.code, err.type, err.data) : err;
+};
+
+/** Broker middleware: a DomainError leaving a local action becomes a MoleculerClientError (one catch on the promise). */
 export const DomainErrorMiddleware: Middleware = {
   name: "DomainErrors",
   localAction(next: any) {
-    return async (ctx: any) => {
-      try {
-        return await next(ctx);
-      } catch (err) {
-        if (err instanceof DomainError) throw new Errors.MoleculerClientError(err.message, err.code, err.type, err.data);
-        throw err;
-      }
-    };
+    // Moleculer wraps every handler so that it returns a promise, even when it throws.
+    return (ctx: any) => next(ctx).catch(toClientError);
   },
 } as Middleware;
