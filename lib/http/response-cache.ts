@@ -20,6 +20,11 @@ export class ResponseCache {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Whether anything is ever stored (HTTP_CACHE_TTL_MS or HTTP_CACHE_ENTRIES 0 turn the cache off). */
+  get enabled(): boolean {
+    return this.ttlMs > 0 && this.maxEntries > 0;
+  }
+
   get(url: string): CachedResponse | undefined {
     const hit = this.entries.get(url);
     if (!hit) return undefined;
@@ -39,7 +44,7 @@ export class ResponseCache {
 
   /** Stores a response computed when the cache was at `generation` (see `generation`). */
   set(url: string, service: string, body: Buffer, contentType: string, generation = this.generationCounter): void {
-    if (this.ttlMs <= 0 || this.maxEntries <= 0 || generation !== this.generationCounter) return;
+    if (!this.enabled || generation !== this.generationCounter) return;
     this.entries.delete(url);
     this.entries.set(url, { body, contentType, service, expiresAt: this.now() + this.ttlMs });
     while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);

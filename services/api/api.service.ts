@@ -13,10 +13,11 @@ import { normalizeEmail } from "../../lib/email";
 import { nestedDeeperThan } from "../../lib/http/client-input";
 import { withRequestId } from "../../lib/request-context";
 import { runHealthChecks } from "../../lib/health";
-import { prometheusText } from "../../lib/prometheus";
+import { counterIncrement, prometheusText } from "../../lib/prometheus";
 import { resolveJwtSecret, TokenService, InvalidTokenError } from "../../lib/auth/tokens";
 import { AccessCache, type AccessState } from "../../lib/auth/access-cache";
 import { buildOpenApi, type RouteEntry } from "../../lib/http/openapi";
+import { AliasIndex } from "../../lib/http/alias-index";
 import { ResponseCache } from "../../lib/http/response-cache";
 import { clientIp, MemoryRateLimitStore, RateLimiter, RedisRateLimitStore, type RateLimitStore } from "../../lib/http/rate-limit";
 import Redis from "ioredis";
@@ -51,6 +52,27 @@ const BODY_ERRORS: Record<string, { name: string; message: string; type: string;
  */
 const UNDECODABLE_BODY = /^(Z_|ERR__ERROR_|ZSTD_error_)/;
 
+/**
+ * A body nested thousands deep would overflow whatever walks it next (the cacher's keys, the
+ * transporter's JSON): refused like a malformed one, before any of them.
+ */
+function refuseDeepBody(req: Req): void {
+  if (nestedDeeperThan(req.body, MAX_BODY_DEPTH)) throw bodyFailure({ type: "entity.too.deep" });
+}
+
+/** Public cached reads are rendered once and kept in the gateway's micro-cache (the rest route's onAfterCall). */
+function keepInMicroCache(this: any, ctx: Context<unknown, ShopMeta>, _route: unknown, req: Req, _res: ServerResponse, data: unknown) {
+  const action = req.$action;
+  const cacheable =
+    req.method === "GET" && !req.headers.authorization && action?.auth === "public" && action.cache && !ctx.meta.$statusCode && data !== undefined;
+  if (!cacheable) return data;
+  const body = Buffer.from(JSON.stringify(data));
+  // moleculer-web has made req.url route-relative by now; the cache key is the URL as sent.
+  this.responseCache.set(req.originalUrl, action.name.split(".")[0], body, JSON_TYPE, req.$cacheGeneration);
+  ctx.meta.$responseType = JSON_TYPE;
+  return body;
+}
+
 /** The client error a body failure stands for, or undefined when `err` is no body failure. */
 function bodyFailure(err: any): Errors.MoleculerClientError | undefined {
   const key = typeof err?.type === "string" && err.type in BODY_ERRORS ? err.type : typeof err?.code === "string" && UNDECODABLE_BODY.test(err.code) ? "encoding.invalid" : undefined;
@@ -69,8 +91,18 @@ type Req = IncomingMessage & {
   originalUrl?: string;
 };
 const JSON_TYPE = "application/json; charset=utf-8";
+/** The API's security headers as one flat [name, value, ...] list, for the micro-cache's writeHead. */
+const API_HEADER_LIST = API_SECURITY_HEADERS.flat();
 
 const cfg = config();
+/**
+ * moleculer-web's per-request log lines ("=> GET /url", "<= 200 GET /url [+0.4 ms]") are debug lines,
+ * but it formats them (colours, timings) before the logger drops them: with `logging: false` on a
+ * route it skips them altogether, so routes log requests only when debug lines are written at all.
+ */
+const ROUTE_LOGGING = cfg.logLevel === "debug" || cfg.logLevel === "trace";
+/** Whether the gateway keeps rendered public reads (HTTP_CACHE_TTL_MS and HTTP_CACHE_ENTRIES above 0). */
+const MICRO_CACHE = cfg.http.responseCacheTtlMs > 0 && cfg.http.responseCacheEntries > 0;
 
 const ApiService: ServiceSchema<any> = {
   name: "api",
@@ -100,6 +132,7 @@ const ApiService: ServiceSchema<any> = {
         path: "/",
         mappingPolicy: "restrict",
         bodyParsers: false,
+        logging: ROUTE_LOGGING,
         aliases: {
           "GET /health/live": "api.live",
           "GET /health/ready": "api.ready",
@@ -115,6 +148,7 @@ const ApiService: ServiceSchema<any> = {
         path: `${DOCS_PREFIX}/assets`,
         mappingPolicy: "restrict",
         bodyParsers: false,
+        logging: ROUTE_LOGGING,
         use: [serveStatic(SWAGGER_DIR, { index: false, fallthrough: true })],
       },
       {
@@ -127,6 +161,7 @@ const ApiService: ServiceSchema<any> = {
         authorization: true,
         mergeParams: false,
         bodyParsers: { json: false, urlencoded: false, raw: { type: () => true, limit: "1mb" } },
+        logging: ROUTE_LOGGING,
         aliases: { "POST /stripe": "payments.stripeWebhook" },
         onBeforeCall(ctx: Context<unknown, ShopMeta>, _route: unknown, req: Req) {
           ctx.meta.rawBody = Buffer.isBuffer(req.body) ? req.body.toString("utf8") : "";
@@ -136,35 +171,26 @@ const ApiService: ServiceSchema<any> = {
       {
         name: "rest",
         path: API_PREFIX,
-        whitelist: ["**"],
+        // No whitelist: mappingPolicy "restrict" already limits the route to its aliases (a
+        // whitelist of "**" only cost a pattern match per request).
         autoAliases: true,
         mappingPolicy: "restrict",
         authentication: true,
         authorization: true,
         bodyParsers: { json: { strict: true, limit: cfg.http.bodyLimit }, urlencoded: false },
+        logging: ROUTE_LOGGING,
         callOptions: { timeout: cfg.broker.requestTimeoutMs },
-        async onBeforeCall(this: any, ctx: Context<unknown, ShopMeta>, _route: unknown, req: Req) {
+        // Not async: without a rate limit to consult, nothing here waits.
+        onBeforeCall(this: any, ctx: Context<unknown, ShopMeta>, _route: unknown, req: Req): Promise<void> | void {
           const key = req.headers["idempotency-key"];
           if (typeof key === "string") ctx.meta.idempotencyKey = key;
           ctx.meta.clientIp = clientIp(req, cfg.http.trustProxy);
           // Before authentication: guessing passwords or tokens costs the guesser, not us.
-          await this.enforceRateLimits(ctx, req);
-          // A body nested thousands deep would overflow whatever walks it next (the cacher's keys,
-          // the transporter's JSON): refused like a malformed one, before any of them.
-          if (nestedDeeperThan(req.body, MAX_BODY_DEPTH)) throw bodyFailure({ type: "entity.too.deep" });
+          const limited: Promise<void> | undefined = this.enforceRateLimits(ctx, req);
+          return limited ? limited.then(() => refuseDeepBody(req)) : refuseDeepBody(req);
         },
-        // Public cached reads are rendered once and kept in the gateway's micro-cache.
-        onAfterCall(this: any, ctx: Context<unknown, ShopMeta>, _route: unknown, req: Req, _res: ServerResponse, data: unknown) {
-          const action = req.$action;
-          const cacheable =
-            req.method === "GET" && !req.headers.authorization && action?.auth === "public" && action.cache && !ctx.meta.$statusCode && data !== undefined;
-          if (!cacheable) return data;
-          const body = Buffer.from(JSON.stringify(data));
-          // moleculer-web has made req.url route-relative by now; the cache key is the URL as sent.
-          this.responseCache.set(req.originalUrl, action.name.split(".")[0], body, JSON_TYPE, req.$cacheGeneration);
-          ctx.meta.$responseType = JSON_TYPE;
-          return body;
-        },
+        // Without a micro-cache there is nothing to do after the call (and no hook for moleculer-web to await).
+        onAfterCall: MICRO_CACHE ? keepInMicroCache : undefined,
       },
     ],
   },
@@ -177,7 +203,9 @@ const ApiService: ServiceSchema<any> = {
     removeRoute: false,
     // The HTTP envelope around each routed call (moleculer-web's): the action it calls has its own
     // circuit, and counting the same fault here too would "open" one for the whole gateway.
-    rest: { circuitBreaker: { enabled: false } },
+    // No bulkhead either: one shared by every route would let a slow action take all its slots and
+    // queue every other request behind it, which is what per-action bulkheads are there to prevent.
+    rest: { circuitBreaker: { enabled: false }, bulkhead: { enabled: false } },
 
     live: {
       handler() {
@@ -232,15 +260,13 @@ const ApiService: ServiceSchema<any> = {
     httpHandler(req: IncomingMessage, res: ServerResponse, next?: unknown) {
       const given = req.headers["x-request-id"];
       const requestId = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
-      req.headers["x-request-id"] = requestId;
-      delete req.headers["x-correlation-id"];
-      if (req.method === "GET" && !req.headers.authorization) {
+      if (req.method === "GET" && this.responseCache.enabled && !req.headers.authorization) {
         const hit = this.responseCache.get(req.url);
         if (hit) {
-          this.cacheHits.increment();
+          this.countCacheHit();
           // One raw header list: the cheapest way Node writes a response head.
           res.writeHead(200, [
-            ...API_SECURITY_HEADERS.flat(),
+            ...API_HEADER_LIST,
             "X-Request-ID", requestId,
             "Content-Type", hit.contentType,
             "Content-Length", String(hit.body.length),
@@ -251,15 +277,43 @@ const ApiService: ServiceSchema<any> = {
         }
         (req as Req).$cacheGeneration = this.responseCache.generation;
       }
+      // moleculer-web takes the context's request id from these headers (a correlation id first).
+      req.headers["x-request-id"] = requestId;
+      if (req.headers["x-correlation-id"] !== undefined) delete req.headers["x-correlation-id"];
       const headers = req.url?.startsWith(DOCS_PREFIX) ? PAGE_SECURITY_HEADERS : API_SECURITY_HEADERS;
       for (const [name, value] of headers) res.setHeader(name, value);
       res.setHeader("X-Request-ID", requestId);
-      return ApiGateway.methods!.httpHandler.call(this, req, res, next);
+      // Everything this request does on this node, the actions it calls included, logs under its id.
+      return withRequestId(requestId, () => ApiGateway.methods!.httpHandler.call(this, req, res, next));
     },
 
-    async authenticate(ctx: Context, _route: unknown, req: Req) {
+    /** moleculer-web's route lookup, from an index of its aliases (lib/http/alias-index.ts), rebuilt when they change. */
+    resolveAlias(url: string, method = "GET") {
+      const aliases = this.aliases as any[];
+      if (this.aliasIndex?.aliases !== aliases || this.aliasIndex.size !== aliases.length) this.aliasIndex = new AliasIndex(aliases);
+      return this.aliasIndex.resolve(url, method);
+    },
+
+    /**
+     * moleculer-web's, with the alias's description formatted once: it writes it in a debug line on
+     * every request, formatting it (colours, padding) before the logger drops the line.
+     */
+    createAlias(...args: unknown[]) {
+      const alias = ApiGateway.methods!.createAlias.apply(this, args);
+      const description = alias.toString();
+      alias.toString = () => description;
+      return alias;
+    },
+
+    // Not async: an anonymous request has nothing to verify and nothing to wait for.
+    authenticate(ctx: Context, _route: unknown, req: Req) {
       const header = req.headers.authorization;
       if (!header) return null;
+      return this.authenticateBearer(ctx, header);
+    },
+
+    /** The caller a bearer token stands for, as the account is now. */
+    async authenticateBearer(ctx: Context, header: string) {
       const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header);
       if (!match) throw new UnAuthorizedError("ERR_INVALID_TOKEN", { reason: "expected 'Bearer <token>'" });
       let claims: Awaited<ReturnType<TokenService["verify"]>>;
@@ -345,18 +399,26 @@ const ApiService: ServiceSchema<any> = {
       return actions;
     },
 
-    /** The general API limit per client IP; sign-in and registration also per IP and per email. */
-    async enforceRateLimits(ctx: Context<unknown, ShopMeta>, req: Req) {
+    /**
+     * The general API limit per client IP; sign-in and registration also per IP and per email.
+     * Undefined when no limit applies (the limits are off), so that the caller need not wait.
+     */
+    enforceRateLimits(ctx: Context<unknown, ShopMeta>, req: Req): Promise<void> | undefined {
       const ip = ctx.meta.clientIp!;
-      const keys: [RateLimiter | undefined, string][] = [[this.apiLimiter, `api:${ip}`]];
-      if (req.$action?.rateLimit === "auth") {
+      const keys: [RateLimiter, string][] = [];
+      if (this.apiLimiter) keys.push([this.apiLimiter, `api:${ip}`]);
+      if (this.authLimiter && req.$action?.rateLimit === "auth") {
         keys.push([this.authLimiter, `auth:ip:${ip}`]);
         const email = (req.body as { email?: unknown } | undefined)?.email;
         // Normalised as users stores it: another case or Unicode form of an email is the same bucket.
         if (typeof email === "string") keys.push([this.authLimiter, `auth:email:${normalizeEmail(email)}`]);
       }
+      return keys.length ? this.checkRateLimits(ctx, keys) : undefined;
+    },
+
+    async checkRateLimits(ctx: Context<unknown, ShopMeta>, keys: [RateLimiter, string][]) {
       for (const [limiter, key] of keys) {
-        const retryAfter = limiter ? await limiter.check(key) : 0;
+        const retryAfter = await limiter.check(key);
         if (retryAfter > 0) {
           ctx.meta.$responseHeaders = { ...ctx.meta.$responseHeaders, "Retry-After": String(retryAfter) };
           throw new Errors.MoleculerClientError("Too many requests", 429, "TOO_MANY_REQUESTS", { retryAfter });
@@ -438,11 +500,13 @@ const ApiService: ServiceSchema<any> = {
     this.apiLimiter = cfg.http.apiRateLimit > 0 ? new RateLimiter(store, cfg.http.apiRateLimit) : undefined;
     this.authLimiter = cfg.auth.rateLimit > 0 ? new RateLimiter(store, cfg.auth.rateLimit) : undefined;
     this.responseCache = new ResponseCache(cfg.http.responseCacheEntries, cfg.http.responseCacheTtlMs);
-    this.cacheHits = this.broker.metrics.register({
-      type: "counter",
-      name: "shop.http.response_cache.hits",
-      description: "Public reads answered from the gateway's micro-cache",
-    }) ?? { increment() {} };
+    this.countCacheHit = counterIncrement(
+      this.broker.metrics.register({
+        type: "counter",
+        name: "shop.http.response_cache.hits",
+        description: "Public reads answered from the gateway's micro-cache",
+      }),
+    );
   },
 };
 
