@@ -9,6 +9,7 @@ import { RequestMetricsMiddleware, ShopPrometheusReporter, useLeanHistograms } f
 import { registerHealthCheck } from "./lib/health";
 import { DomainErrorMiddleware } from "./lib/errors";
 import { isInfrastructureFault, TimeoutMiddleware } from "./lib/faults";
+import { RepeatableActionsMiddleware } from "./lib/repeatable-actions";
 import { ClientInputMiddleware } from "./lib/http/client-input";
 import { replCommands } from "./lib/repl-commands";
 
@@ -73,8 +74,9 @@ const brokerConfig: BrokerOptions = {
     : { type: "Memory", options: { ttl: 300, clone: false } },
 
   requestTimeout: cfg.broker.requestTimeoutMs,
-  // Retries are off by default; an action opts in with `retryPolicy: { enabled: true }` when it is
-  // idempotent (a replay cannot change the outcome).
+  // Retries are off by default. Actions that are safe to repeat (GET routes, `idempotent: true`)
+  // get them, with READ_TIMEOUT_MS, from lib/repeatable-actions.ts; a write that is idempotent per
+  // key (products.reserveStock for one order) opts in with `retryPolicy: { enabled: true }`.
   retryPolicy: {
     enabled: false,
     retries: cfg.broker.retries,
@@ -85,10 +87,10 @@ const brokerConfig: BrokerOptions = {
   },
   circuitBreaker: {
     enabled: true,
-    threshold: 0.5,
-    minRequestCount: 20,
-    windowTime: 60,
-    halfOpenTime: 10_000,
+    threshold: cfg.broker.circuitBreaker.threshold,
+    minRequestCount: cfg.broker.circuitBreaker.minRequests,
+    windowTime: cfg.broker.circuitBreaker.windowSeconds,
+    halfOpenTime: cfg.broker.circuitBreaker.halfOpenMs,
     // Only a dependency that is down or too slow opens a circuit: no client input can (lib/faults.ts).
     check: isInfrastructureFault,
   },
@@ -97,9 +99,15 @@ const brokerConfig: BrokerOptions = {
     concurrency: cfg.broker.bulkheadConcurrency,
     maxQueueSize: cfg.broker.bulkheadMaxQueue,
   },
-  // Let in-flight requests finish on shutdown instead of cutting them off.
-  tracking: { enabled: true, shutdownTimeout: 10_000 },
-  registry: { strategy: "RoundRobin", preferLocal: true },
+  // On SIGTERM the node first tells the others it has no services left (and leaves the NATS queue
+  // groups), then lets the requests it is handling finish before it disconnects.
+  tracking: { enabled: true, shutdownTimeout: cfg.broker.shutdownTimeoutMs },
+  // LOAD_BALANCER=transporter (the default): NATS queue groups pick the node, so a node that dies
+  // stops receiving the moment its connection drops, instead of when its heartbeats time out. Every
+  // call then travels through NATS, even to a service on the same node: nodes that each run every
+  // service do better with a Moleculer strategy, which prefers the local one.
+  disableBalancer: cfg.transporter !== undefined && cfg.broker.balancer === "transporter",
+  registry: { strategy: cfg.broker.balancer === "transporter" ? "RoundRobin" : cfg.broker.balancer, preferLocal: true },
   heartbeatInterval: 5,
   heartbeatTimeout: 15,
 
@@ -112,13 +120,14 @@ const brokerConfig: BrokerOptions = {
   // Moleculer's internal middlewares are listed here rather than added by the broker, so that two
   // of them can be swapped, in the same place of the chain, for leaner ones that do the same:
   // Metrics (lib/prometheus.ts) and Timeout (lib/faults.ts). The first listed wraps the handler
-  // innermost: the shop's three run inside Moleculer's, after validation, and not at all when the
+  // innermost: the shop's own run inside Moleculer's, after validation, and not at all when the
   // cacher answers.
   internalMiddlewares: false,
   middlewares: [
     RequestContextMiddleware,
     DomainErrorMiddleware,
     ClientInputMiddleware,
+    RepeatableActionsMiddleware(cfg.broker.readTimeoutMs),
     ...INTERNAL_MIDDLEWARES.map((name): Middleware | string => LEAN_MIDDLEWARES[name] ?? name),
   ],
   replOptions: { customCommands: replCommands } as BrokerOptions["replOptions"],

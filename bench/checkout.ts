@@ -177,6 +177,8 @@ async function startShop(layout: Layout, dbs: ServiceDatabase[], tag: string, da
     DATA_DIR: dataDir, LOG_LEVEL: "warn", NAMESPACE: tag, SERVICES: undefined, API_RATE_LIMIT: "0", AUTH_RATE_LIMIT: "0",
     TRANSPORTER: layout.transporter ? process.env.TEST_NATS_URL : undefined,
     JWT_SECRET: `${tag}-jwt-secret`.padEnd(40, "x"),
+    // Every node runs every service: calls stay in process (preferLocal) rather than cross NATS.
+    LOAD_BALANCER: "RoundRobin",
     KAFKA_BROKERS: process.env.TEST_KAFKA_BROKERS, KAFKA_TOPIC_PREFIX: `${tag}.`, REDIS_URL: process.env.TEST_REDIS_URL,
     USERS_DB_URL: url("users"), PRODUCTS_DB_URL: url("products"), ORDERS_DB_URL: url("orders"), PAYMENTS_DB_URL: url("payments"), NOTIFICATIONS_DB_URL: url("notifications"),
   };

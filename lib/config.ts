@@ -40,6 +40,21 @@ function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX
   return n;
 }
 
+function fraction(env: Env, name: string, fallback: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!/^(0(\.\d+)?|1(\.0+)?)$/.test(raw) || n <= 0) throw new ConfigError(`${name} must be a number above 0 and at most 1, got "${raw}"`);
+  return n;
+}
+
+/**
+ * How a call picks one of several nodes running the action: `transporter` lets the transporter
+ * balance (NATS queue groups: a node that dies or leaves stops receiving at once), the others are
+ * Moleculer's own strategies over its registry.
+ */
+export const BALANCERS = ["transporter", "RoundRobin", "Random", "CpuUsage", "Latency"] as const;
+
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
   const raw = str(env, name, fallback);
   if (!(allowed as readonly string[]).includes(raw)) {
@@ -121,6 +136,11 @@ export function loadConfig(env: Env = process.env) {
       retryBaseMs: int(env, "KAFKA_RETRY_BASE_MS", 200, 1, 60_000),
       /** The relay runs when a commit wakes it; this is its safety-net poll (a crash between commit and wake). */
       relayIntervalMs: int(env, "OUTBOX_RELAY_INTERVAL_MS", 1000, 10, 60_000),
+      /**
+       * A consumer silent this long leaves its group and its partitions go to the others: how long
+       * events wait after a node dies (Kafka's group.min/max.session.timeout.ms bound it: 6 s–30 min).
+       */
+      sessionTimeoutMs: int(env, "KAFKA_SESSION_TIMEOUT_MS", 10_000, 6_000, 1_800_000),
     },
     events: {
       /** Sent outbox rows, applied-event ids and spent refresh tokens are kept this long, then pruned. */
@@ -159,7 +179,20 @@ export function loadConfig(env: Env = process.env) {
     },
     broker: {
       requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 10_000, 100),
+      /** Timeout of actions that are safe to repeat (GET routes, `idempotent: true`): short, since they are retried. */
+      readTimeoutMs: int(env, "READ_TIMEOUT_MS", 2_000, 100),
+      /** Further attempts of an action that is safe to repeat, after a timeout or a node gone. */
       retries: int(env, "RETRIES", 3, 0, 10),
+      balancer: oneOf(env, "LOAD_BALANCER", BALANCERS, "transporter"),
+      circuitBreaker: {
+        /** Share of failed calls (by infrastructure faults) in the window that opens an endpoint's circuit. */
+        threshold: fraction(env, "CIRCUIT_BREAKER_THRESHOLD", 0.5),
+        minRequests: int(env, "CIRCUIT_BREAKER_MIN_REQUESTS", 20, 1),
+        windowSeconds: int(env, "CIRCUIT_BREAKER_WINDOW_SECONDS", 60, 1, 3600),
+        halfOpenMs: int(env, "CIRCUIT_BREAKER_HALF_OPEN_MS", 10_000, 100),
+      },
+      /** On SIGTERM, how long a node waits for the requests it is handling before it leaves. */
+      shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
       bulkheadConcurrency: int(env, "BULKHEAD_CONCURRENCY", 50, 1),
       bulkheadMaxQueue: int(env, "BULKHEAD_MAX_QUEUE", 500, 0),
     },
@@ -172,6 +205,11 @@ export function loadConfig(env: Env = process.env) {
       reservationTtlSeconds: int(env, "RESERVATION_TTL_SECONDS", 15 * 60, 1),
       /** A payment started before payBy may complete this long after it (it covers the provider call). */
       paymentGraceSeconds: int(env, "PAYMENT_GRACE_SECONDS", 120, 0, 24 * 3600),
+      /**
+       * A confirmation in flight this long is taken as abandoned (its node died): the next attempt
+       * or the payments sweep finishes it with the same provider keys. Above the provider's timeout.
+       */
+      paymentClaimTimeoutSeconds: int(env, "PAYMENT_CLAIM_TIMEOUT_SECONDS", 120, 1, 24 * 3600),
       /** How often lapsed orders are expired (orders) and orphaned reservations released (products). */
       sweepIntervalSeconds: int(env, "RESERVATION_SWEEP_SECONDS", 30, 1),
     },

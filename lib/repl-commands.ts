@@ -1,5 +1,7 @@
 /** The operator's own commands in the broker REPL (`npm run repl`), next to Moleculer's. */
 import type { ServiceBroker } from "moleculer";
+import { balancerInEffect, clusterView } from "./cluster";
+import { config } from "./config";
 
 interface ReplCommand {
   command: string;
@@ -40,6 +42,16 @@ export const replCommands: ReplCommand[] = [
     async action(broker, args) {
       const results = await broker.call(`${String(args.service)}.replayDeadLetters`, args.id ? { id: String(args.id) } : {});
       console.table(results);
+    },
+  },
+  {
+    command: "cluster",
+    description: "Nodes and their services; each action's endpoints with calls served, mean latency and circuit state",
+    async action(broker) {
+      const view = await clusterView(broker, balancerInEffect(config().transporter, config().broker.balancer));
+      console.warn(`Balancing: ${view.balancer}`);
+      console.table(view.nodes.map(({ id, available, local, cpu, lastHeartbeat, services }) => ({ id, available, local, cpu, lastHeartbeat, services: services.join(", ") })));
+      console.table(view.actions.flatMap(({ name, endpoints }) => endpoints.map((ep) => ({ action: name, ...ep }))));
     },
   },
   {

@@ -215,7 +215,12 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
           this.producer = producer;
         }
         if (consumedTopics.length) {
-          const consumer: Consumer = kafka.consumer({ groupId: `${cfg.namespace}-${this.name}`, allowAutoTopicCreation: false });
+          const consumer: Consumer = kafka.consumer({
+            groupId: `${cfg.namespace}-${this.name}`,
+            allowAutoTopicCreation: false,
+            sessionTimeout: cfg.kafka.sessionTimeoutMs,
+            heartbeatInterval: Math.max(500, Math.floor(cfg.kafka.sessionTimeoutMs / 5)),
+          });
           await consumer.connect();
           await consumer.subscribe({ topics: consumedTopics.map(onKafka), fromBeginning: true });
           // eachMessage resolves after the effect (or the dead letter); kafkajs commits only then.

@@ -13,6 +13,7 @@ import { normalizeEmail } from "../../lib/email";
 import { nestedDeeperThan } from "../../lib/http/client-input";
 import { withRequestId } from "../../lib/request-context";
 import { runHealthChecks } from "../../lib/health";
+import { balancerInEffect, clusterView } from "../../lib/cluster";
 import { counterIncrement, prometheusText } from "../../lib/prometheus";
 import { resolveJwtSecret, TokenService, InvalidTokenError } from "../../lib/auth/tokens";
 import { AccessCache, type AccessState } from "../../lib/auth/access-cache";
@@ -111,6 +112,8 @@ const ApiService: ServiceSchema<any> = {
   settings: {
     port: cfg.port,
     ip: "0.0.0.0",
+    // The gateway's own REST actions (admin/cluster) sit at the API root, like every service's.
+    rest: "/",
     // No allow-list configured means no CORS headers: browsers keep other origins out.
     cors: cfg.http.corsOrigins.length
       ? {
@@ -179,7 +182,6 @@ const ApiService: ServiceSchema<any> = {
         authorization: true,
         bodyParsers: { json: { strict: true, limit: cfg.http.bodyLimit }, urlencoded: false },
         logging: ROUTE_LOGGING,
-        callOptions: { timeout: cfg.broker.requestTimeoutMs },
         // Not async: without a rate limit to consult, nothing here waits.
         onBeforeCall(this: any, ctx: Context<unknown, ShopMeta>, _route: unknown, req: Req): Promise<void> | void {
           const key = req.headers["idempotency-key"];
@@ -230,6 +232,14 @@ const ApiService: ServiceSchema<any> = {
       handler(ctx: Context<unknown, ShopMeta>) {
         ctx.meta.$responseType = "text/plain; version=0.0.4; charset=utf-8";
         return prometheusText(this.broker) ?? "";
+      },
+    },
+    cluster: {
+      rest: "GET /admin/cluster",
+      auth: "admin",
+      summary: "Nodes, their services and health; each action's endpoints with calls served, latency and circuit; the balancing strategy",
+      handler() {
+        return clusterView(this.broker, balancerInEffect(cfg.transporter, cfg.broker.balancer));
       },
     },
     openapi: {

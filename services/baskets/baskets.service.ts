@@ -113,6 +113,7 @@ const BasketsService: ServiceSchema<any> = {
 
     /** A user's basket, for the checkout (other services only). */
     ofUser: {
+      idempotent: true,
       params: userIdParam,
       async handler(ctx: Ctx<{ userId: string }>) {
         return this.view(await this.store.read(ctx.params.userId));

@@ -211,6 +211,7 @@ const OrdersService: ServiceSchema<any> = {
      * before creating a payment and again before every provider call; never a client-sent amount).
      */
     forPayment: {
+      idempotent: true,
       params: { orderId: { type: "uuid" }, userId: { type: "string", max: 64 } },
       async handler(ctx: Ctx<{ orderId: string; userId: string }>) {
         const order = await Order.findOne({ where: { id: ctx.params.orderId, userId: ctx.params.userId }, raw: true });

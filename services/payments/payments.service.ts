@@ -9,6 +9,7 @@ import type { Context, ServiceSchema } from "moleculer";
 import { Op, UniqueConstraintError, fn, col, literal, type Transaction } from "sequelize";
 import { SqlDbMixin } from "../../mixins/sql-db.mixin";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
+import { SweeperMixin } from "../../mixins/sweeper.mixin";
 import { config } from "../../lib/config";
 import { createdBetween, inTransaction, newestFirst } from "../../lib/sql";
 import { DomainError, notFound } from "../../lib/errors";
@@ -54,6 +55,7 @@ const PaymentsService: ServiceSchema<any> = {
         },
       },
     }),
+    SweeperMixin({ method: "resumeStaleClaims", everySeconds: cfg.checkout.sweepIntervalSeconds, what: "Resuming abandoned confirmations" }),
     SqlDbMixin({ service: "payments", models: definePaymentModels, migrations: [...paymentMigrations, ...integrationEventMigrations] }),
   ],
 
@@ -106,26 +108,12 @@ const PaymentsService: ServiceSchema<any> = {
         if (claimed === 0) {
           const now = (await Payment.findByPk(payment.id, { raw: true }))!;
           if (PAID.includes(now.status)) return this.detailedView(now);
+          // A claim whose node died mid-charge: this request takes it over and finishes that charge.
+          if (now.status === "processing" && (await this.takeOverStaleClaim(now))) return this.detailedView(await this.confirmClaimed(now, now.paymentMethod));
           throw new DomainError(409, now.status === "processing" ? "PAYMENT_IN_PROGRESS" : "ILLEGAL_TRANSITION", `The payment is ${now.status}`, { status: now.status });
         }
-        let outcome;
-        // The intent's id is stored with the outcome (one write): asking again with the same
-        // idempotency key gives the same intent, and webhooks also find the payment by its metadata.
-        let providerRef: string | undefined = payment.providerRef ?? undefined;
-        try {
-          providerRef ??= await this.createIntent(payment);
-          outcome = await this.provider.confirm(providerRef, ctx.params.paymentMethod, `payment:${payment.id}:confirm:${ctx.params.paymentMethod}`);
-        } catch (err: any) {
-          // The provider could not be reached: back to pending, so the customer can try again.
-          await Payment.update({ status: "pending", providerRef }, { where: { id: payment.id, status: "processing" } });
-          this.logger.error(`Payment ${payment.id}: provider unavailable:`, err?.message ?? err);
-          throw new DomainError(409, "PROVIDER_UNAVAILABLE", "The payment provider could not be reached; try again", { paymentId: payment.id });
-        }
-        if (outcome.status === "succeeded") await this.settle(payment.id, "completed", "client confirmation", undefined, providerRef);
-        else if (outcome.status === "failed") await this.settle(payment.id, "failed", "client confirmation", outcome.reason, providerRef);
-        else await Payment.update({ nextAction: outcome.reason, providerRef }, { where: { id: payment.id, status: "processing" } });
         // It was not paid when this request began, so nothing of it can have been refunded.
-        return { ...this.view((await Payment.findByPk(payment.id, { raw: true }))!), refunds: [] };
+        return { ...this.view(await this.confirmClaimed(payment, ctx.params.paymentMethod)), refunds: [] };
       },
     },
 
@@ -367,6 +355,56 @@ const PaymentsService: ServiceSchema<any> = {
     },
 
     /** The provider's intent for this payment (the same one on every call: one idempotency key per payment). */
+    /**
+     * Charges a payment this node has claimed (status processing) and records the outcome. The
+     * provider calls carry keys made of the payment and its method, so finishing a claim that a dead
+     * node left half done asks the provider the same question again and gets the same answer: the
+     * same intent, and the same charge rather than a second one.
+     */
+    async confirmClaimed(payment: any, paymentMethod: string) {
+      let outcome;
+      // The intent's id is stored with the outcome (one write): asking again with the same
+      // idempotency key gives the same intent, and webhooks also find the payment by its metadata.
+      let providerRef: string | undefined = payment.providerRef ?? undefined;
+      try {
+        providerRef ??= await this.createIntent(payment);
+        outcome = await this.provider.confirm(providerRef, paymentMethod, `payment:${payment.id}:confirm:${paymentMethod}`);
+      } catch (err: any) {
+        // The provider could not be reached: back to pending, so the customer can try again.
+        await Payment.update({ status: "pending", providerRef }, { where: { id: payment.id, status: "processing" } });
+        this.logger.error(`Payment ${payment.id}: provider unavailable:`, err?.message ?? err);
+        throw new DomainError(409, "PROVIDER_UNAVAILABLE", "The payment provider could not be reached; try again", { paymentId: payment.id });
+      }
+      if (outcome.status === "succeeded") await this.settle(payment.id, "completed", "client confirmation", undefined, providerRef);
+      else if (outcome.status === "failed") await this.settle(payment.id, "failed", "client confirmation", outcome.reason, providerRef);
+      else await Payment.update({ nextAction: outcome.reason, providerRef }, { where: { id: payment.id, status: "processing" } });
+      return (await Payment.findByPk(payment.id, { raw: true }))!;
+    },
+
+    /**
+     * Claims a confirmation that has been in flight longer than PAYMENT_CLAIM_TIMEOUT_SECONDS (its
+     * node died or lost the database): of several takers exactly one moves its clock and wins.
+     */
+    async takeOverStaleClaim(payment: any): Promise<boolean> {
+      if (payment.status !== "processing" || payment.nextAction || !payment.paymentMethod) return false;
+      const staleBefore = new Date(Date.now() - cfg.checkout.paymentClaimTimeoutSeconds * 1000);
+      const [taken] = await Payment.update(
+        { status: "processing" },
+        { where: { id: payment.id, status: "processing", nextAction: null, updatedAt: { [Op.lt]: staleBefore } } },
+      );
+      if (taken) this.logger.warn(`Payment ${payment.id}: finishing a confirmation left in flight since ${new Date(payment.updatedAt).toISOString()}`);
+      return taken > 0;
+    },
+
+    /** The sweeper's part: confirmations left in flight by a node that died, finished even if no client asks again. */
+    async resumeStaleClaims() {
+      const staleBefore = new Date(Date.now() - cfg.checkout.paymentClaimTimeoutSeconds * 1000);
+      const stale = await Payment.findAll({ where: { status: "processing", nextAction: null, updatedAt: { [Op.lt]: staleBefore } }, limit: 50, raw: true });
+      for (const payment of stale) {
+        if (await this.takeOverStaleClaim(payment)) await this.confirmClaimed(payment, payment.paymentMethod).catch((err: Error) => this.logger.warn(`Payment ${payment.id}:`, err.message));
+      }
+    },
+
     async createIntent(payment: any): Promise<string> {
       const { ref } = await this.provider.createIntent(
         { amount: payment.amount, currency: payment.currency, paymentId: payment.id, orderId: payment.orderId },

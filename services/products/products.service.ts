@@ -209,6 +209,7 @@ const ProductsService: ServiceSchema<any> = {
 
     /** Several active products at once, for other services (baskets, checkout re-pricing). */
     getMany: {
+      idempotent: true,
       params: { ids: { type: "array", items: "number|integer|positive", min: 1, max: 200 } },
       async handler(ctx: Context<{ ids: number[] }>) {
         const rows = await Product.findAll({ where: { id: ctx.params.ids, isActive: true }, order: [["id", "ASC"]], raw: true });

@@ -227,6 +227,7 @@ const UsersService: ServiceSchema<any> = {
      */
     accessState: {
       visibility: "public",
+      idempotent: true,
       params: { id: { type: "string", min: 1, max: 100 } },
       async handler(ctx: Ctx<{ id: string }>): Promise<AccessState | null> {
         if (!UUID.test(ctx.params.id)) return null;

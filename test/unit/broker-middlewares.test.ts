@@ -24,11 +24,11 @@ function shopBroker(options: BrokerOptions = {}): ServiceBroker {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("the middleware chain", () => {
-  it("is Moleculer's, in Moleculer's order, after the shop's own three", async () => {
+  it("is Moleculer's, in Moleculer's order, after the shop's own four", async () => {
     const shop = shopBroker();
     const moleculer = new ServiceBroker({ logger: false, cacher: "Memory", metrics: true });
     const names = (broker: ServiceBroker) => (broker as any).middlewares.list.map((mw: { name?: string }) => mw.name);
-    expect(names(shop)).toEqual(["RequestContext", "DomainErrors", "ClientInput", ...names(moleculer)]);
+    expect(names(shop)).toEqual(["RequestContext", "DomainErrors", "ClientInput", "RepeatableActions", ...names(moleculer)]);
     expect(names(moleculer)).toEqual(INTERNAL_MIDDLEWARES);
   });
 });

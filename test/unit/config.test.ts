@@ -39,9 +39,20 @@ describe("configuration", () => {
     // Split over nodes without Kafka, integration events would stay in the process that wrote them.
     [{ TRANSPORTER: "nats://n:4222", SERVICES: "payments" }, /KAFKA_BROKERS is required: this node runs payments on TRANSPORTER without products, baskets, orders, notifications/],
     [{ TRANSPORTER: "nats://n:4222", SERVICES: "api,orders,products" }, /KAFKA_BROKERS is required/],
+    [{ LOAD_BALANCER: "Fastest" }, /LOAD_BALANCER must be one of transporter, RoundRobin, Random, CpuUsage, Latency/],
+    [{ CIRCUIT_BREAKER_THRESHOLD: "1.5" }, /CIRCUIT_BREAKER_THRESHOLD must be a number above 0 and at most 1/],
+    [{ CIRCUIT_BREAKER_THRESHOLD: "0" }, /CIRCUIT_BREAKER_THRESHOLD must be a number above 0/],
+    [{ READ_TIMEOUT_MS: "50" }, /READ_TIMEOUT_MS must be between 100/],
+    [{ KAFKA_SESSION_TIMEOUT_MS: "1000" }, /KAFKA_SESSION_TIMEOUT_MS must be between 6000/],
   ])("refuses %j with a message naming the variable", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it("reads the fault-tolerance settings", () => {
+    const cfg = loadConfig({ LOAD_BALANCER: "Latency", READ_TIMEOUT_MS: "1500", CIRCUIT_BREAKER_THRESHOLD: "0.25", CIRCUIT_BREAKER_MIN_REQUESTS: "5", SHUTDOWN_TIMEOUT_MS: "30000" });
+    expect(cfg.broker).toMatchObject({ balancer: "Latency", readTimeoutMs: 1500, shutdownTimeoutMs: 30_000, circuitBreaker: { threshold: 0.25, minRequests: 5, windowSeconds: 60 } });
+    expect(loadConfig({}).broker.balancer).toBe("transporter");
   });
 
   it.each([

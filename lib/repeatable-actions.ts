@@ -1,0 +1,52 @@
+/**
+ * Actions that are safe to repeat get a short timeout and retries, so that a request caught on a
+ * node that dies is answered by another node instead of failing (issue 12).
+ *
+ * Safe to repeat: an action whose REST route is a GET, or one that says `idempotent: true` (an
+ * internal read such as products.getMany). Writes are not retried by the broker: a timed-out write
+ * may still be running, and only the client's Idempotency-Key can make a second attempt safe.
+ *
+ * The settings are written into the action's schema where it is created, so they travel with the
+ * node's INFO packet and every caller's broker (which runs the Timeout and Retry middlewares on its
+ * side) applies them; an action's own `timeout` or `retryPolicy` wins.
+ */
+import type { Middleware } from "moleculer";
+
+declare module "moleculer" {
+  interface ActionSchema {
+    /** Safe to repeat (a read): short timeout and retries; a GET route implies it. */
+    idempotent?: boolean;
+  }
+}
+
+interface ActionDefinition {
+  rest?: unknown;
+  idempotent?: boolean;
+  timeout?: number;
+  retryPolicy?: { enabled?: boolean };
+}
+
+/** Whether an action declares itself safe to repeat: `idempotent: true` or a GET route. */
+export function isRepeatable(action: ActionDefinition): boolean {
+  if (action.idempotent !== undefined) return action.idempotent;
+  const rest = action.rest;
+  if (typeof rest === "string") return /^GET\s/i.test(rest);
+  if (rest && typeof rest === "object" && !Array.isArray(rest)) return String((rest as { method?: string }).method).toUpperCase() === "GET";
+  return false;
+}
+
+export function RepeatableActionsMiddleware(readTimeoutMs: number): Middleware {
+  return {
+    name: "RepeatableActions",
+    serviceCreating(_service: unknown, schema: { actions?: Record<string, unknown> }) {
+      for (const [name, action] of Object.entries(schema.actions ?? {})) {
+        // A bare function is a handler without options: make it an object to carry them.
+        const definition = (typeof action === "function" ? { handler: action } : action) as ActionDefinition | false;
+        if (!definition || !isRepeatable(definition)) continue;
+        definition.timeout ??= readTimeoutMs;
+        definition.retryPolicy ??= { enabled: true };
+        schema.actions![name] = definition;
+      }
+    },
+  } as Middleware;
+}

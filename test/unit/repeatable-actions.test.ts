@@ -1,0 +1,37 @@
+import { isRepeatable, RepeatableActionsMiddleware } from "../../lib/repeatable-actions";
+
+describe("actions safe to repeat", () => {
+  it.each([
+    [{ rest: "GET /products/:id" }, true],
+    [{ rest: "get /products" }, true],
+    [{ rest: { method: "GET", path: "/basket" } }, true],
+    [{ rest: "POST /orders" }, false],
+    [{ rest: "PUT /basket/items/:id" }, false],
+    [{ rest: "DELETE /basket" }, false],
+    [{}, false],
+    [{ idempotent: true }, true],
+    // An explicit word wins over the route: a GET with a side effect can say so.
+    [{ rest: "GET /odd", idempotent: false }, false],
+  ])("%j → %s", (action, expected) => {
+    expect(isRepeatable(action)).toBe(expected);
+  });
+
+  it("gives them the read timeout and retries, keeping what an action sets itself", () => {
+    const schema = {
+      actions: {
+        get: { rest: "GET /things/:id", handler: () => 1 },
+        slow: { rest: "GET /slow", timeout: 30_000, handler: () => 1 },
+        write: { rest: "POST /things", handler: () => 1 },
+        bare: () => 1,
+        hidden: false,
+      } as Record<string, any>,
+    };
+    (RepeatableActionsMiddleware(1_500) as any).serviceCreating({}, schema);
+    expect(schema.actions.get).toMatchObject({ timeout: 1_500, retryPolicy: { enabled: true } });
+    expect(schema.actions.slow).toMatchObject({ timeout: 30_000, retryPolicy: { enabled: true } });
+    expect(schema.actions.write.timeout).toBeUndefined();
+    expect(schema.actions.write.retryPolicy).toBeUndefined();
+    expect(typeof schema.actions.bare).toBe("function");
+    expect(schema.actions.hidden).toBe(false);
+  });
+});
