@@ -6,6 +6,7 @@
 import { ServiceBroker } from "moleculer";
 import { ConfigError, config } from "./lib/config";
 import { serviceLoaders } from "./services";
+import { serveHealthOnMetricsPort } from "./lib/health-port";
 
 async function main(): Promise<void> {
   const withRepl = process.argv.includes("--repl");
@@ -23,6 +24,8 @@ async function main(): Promise<void> {
   const names = withRepl && !cfg.embedded && !process.env.SERVICES ? [] : cfg.services;
 
   const broker = new ServiceBroker(brokerConfig);
+  // Nodes without a gateway answer /health/live and /health/ready on METRICS_PORT (Kubernetes probes).
+  serveHealthOnMetricsPort(broker);
   for (const name of names) {
     const { default: schema } = await serviceLoaders[name]();
     broker.createService(schema);

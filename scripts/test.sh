@@ -6,6 +6,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/ensure-node.sh
 
 bash scripts/stack.sh up
+# Helm, kube-score and kubernetes-validate for the chart's test (built once, cached; offline after).
+bash scripts/k8s-check.sh --install-only
 eval "$(bash scripts/stack.sh env --test)"
 
 echo "[test] type-check"
