@@ -53,7 +53,7 @@ const servicesOf = (d: K8sObject) => String(envOf(d).SERVICES).split(",");
 /** Every variable lib/config.ts reads (the per-service database URLs are built from DB_SERVICES). */
 function variablesTheCodeReads(): Set<string> {
   const source = fs.readFileSync(path.join(ROOT, "lib/config.ts"), "utf8");
-  const names = [...source.matchAll(/\b(?:str|optional|int|oneOf|list)\(env, "([A-Z0-9_]+)"/g)].map((m) => m[1]);
+  const names = [...source.matchAll(/\b(?:str|optional|int|oneOf|list|fraction)\(env, "([A-Z0-9_]+)"/g)].map((m) => m[1]);
   return new Set([...names, ...DB_SERVICES.map((s) => `${s.toUpperCase()}_DB_URL`)]);
 }
 

@@ -142,9 +142,10 @@ at `helm install`, not in a crash loop.
 {{- if and $d.autoscaling.enabled (gt (int $d.autoscaling.minReplicas) (int $d.autoscaling.maxReplicas)) -}}
 {{- fail (printf "deployments.%s.autoscaling: minReplicas (%d) is above maxReplicas (%d)" $name (int $d.autoscaling.minReplicas) (int $d.autoscaling.maxReplicas)) -}}
 {{- end -}}
-{{- /* SIGTERM: preStop sleep, then the broker lets in-flight requests finish (tracking.shutdownTimeout, 10 s in moleculer.config.ts) and disconnects. */ -}}
-{{- if le (int $d.terminationGracePeriodSeconds) (add (int $d.preStopSleepSeconds) 10) -}}
-{{- fail (printf "deployments.%s: terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds (%d) + 10 s of draining" $name (int $d.terminationGracePeriodSeconds) (int $d.preStopSleepSeconds)) -}}
+{{- /* SIGTERM: preStop sleep, then the broker lets in-flight requests finish (SHUTDOWN_TIMEOUT_MS, 10 s by default) and disconnects. */ -}}
+{{- $drain := div (add (int (default "10000" (index (merge (dict) $d.env $.Values.config.env) "SHUTDOWN_TIMEOUT_MS"))) 999) 1000 -}}
+{{- if le (int $d.terminationGracePeriodSeconds) (add (int $d.preStopSleepSeconds) $drain) -}}
+{{- fail (printf "deployments.%s: terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds (%d) + %d s of draining (SHUTDOWN_TIMEOUT_MS)" $name (int $d.terminationGracePeriodSeconds) (int $d.preStopSleepSeconds) $drain) -}}
 {{- end -}}
 {{- if and $.Values.servers.nats.enabled (not $.Values.servers.kafka.enabled) (gt (len $d.eventServices) 0) (lt (len $d.eventServices) (len $ev)) -}}
 {{- $elsewhere := list -}}
