@@ -1,3 +1,4 @@
+/* global console, process */
 // After `vite build`: writes a gzip copy of each script and stylesheet (the gateway serves it to
 // clients that accept gzip) and prints what the first load costs: the JavaScript index.html loads
 // (its entry and the chunks it preloads), gzipped. The admin console is a chunk loaded on demand.

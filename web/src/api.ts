@@ -87,8 +87,20 @@ async function send<T>(path: string, options: RequestOptions): Promise<T> {
   throw new ApiError(res.status, parsed?.type ?? null, parsed?.message ?? res.statusText, parsed?.data ?? null, requestId);
 }
 
+/** Whether an access token expires within the next few seconds (its `exp` claim; the server still decides). */
+function expiresSoon(token: string): boolean {
+  try {
+    const claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    return typeof claims.exp === "number" && claims.exp * 1000 - Date.now() < 5_000;
+  } catch {
+    return false;
+  }
+}
+
 /** A call to the API as the signed-in person (if any); JSON in, JSON out, ApiError on failure. */
 export async function api<T = any>(path: string, options: RequestOptions = {}): Promise<T> {
+  // Renew an access token about to expire before using it rather than after a 401.
+  if (!options.anonymous && session() && expiresSoon(session()!.accessToken)) await refresh();
   const before = session();
   try {
     return await send<T>(path, options);

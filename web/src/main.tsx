@@ -100,7 +100,7 @@ function Header({ place }: { place: Place }) {
         )}
         {current ? (
           <>
-            <span class="who">{current.user.firstName || current.user.email}</span>
+            <span class="who">Signed in as {current.user.firstName || current.user.email}</span>
             <button type="button" class="link" onClick={onSignOut}>
               Sign out
             </button>

@@ -8,7 +8,8 @@ import { ErrorMessage, Loading, Money, PageTitle, Pager, Status, useLoad } from 
 
 const PAGE_SIZE = 12;
 const SORTS: [string, string][] = [
-  ["", "Newest"],
+  ["", "Catalog order"],
+  ["-createdAt", "Newest first"],
   ["price", "Price: low to high"],
   ["-price", "Price: high to low"],
   ["name", "Name: A to Z"],

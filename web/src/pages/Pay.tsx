@@ -140,8 +140,11 @@ export function PayPage({ params }: { params: Record<string, string> }) {
     setBusy(true);
     setError(null);
     try {
-      if (p && (p.status === "pending" || p.status === "processing")) setPayment(await api<Payment>(`/payments/${p.id}/cancel`, { method: "POST" }));
-      setOrder(await api<Order>(`/orders/${o.id}/cancel`, { method: "POST" }));
+      if (p && (p.status === "pending" || p.status === "processing")) {
+        // A cancelled payment fails its order (and frees its goods) a moment later.
+        setPayment(await api<Payment>(`/payments/${p.id}/cancel`, { method: "POST" }));
+        setOrder(await orderUntil(o.id, (x) => x.status !== "pending_payment"));
+      } else setOrder(await api<Order>(`/orders/${o.id}/cancel`, { method: "POST" }));
     } catch (err) {
       setError(err);
     } finally {
@@ -150,7 +153,8 @@ export function PayPage({ params }: { params: Record<string, string> }) {
   };
 
   const paid = ["paid", "fulfilled", "partially_refunded", "refunded"].includes(o.status) || p?.status === "completed";
-  const failed = p?.status === "failed" || o.status === "payment_failed";
+  const cancelled = p?.status === "cancelled";
+  const failed = !cancelled && (p?.status === "failed" || o.status === "payment_failed");
   const needsAction = p?.status === "processing" && !!p.requiresAction;
   const payable = o.status === "pending_payment" && !needsAction && (!p || p.status === "pending");
 
@@ -193,6 +197,11 @@ export function PayPage({ params }: { params: Record<string, string> }) {
           </p>
         </div>
       )}
+      {cancelled && !paid && (
+        <Status>
+          Payment cancelled: nothing was charged, and the order's goods went back on sale. <a href="/basket">Back to the basket</a>
+        </Status>
+      )}
       {needsAction && (
         <div class="message warning" role="alert">
           <p>
@@ -204,7 +213,7 @@ export function PayPage({ params }: { params: Record<string, string> }) {
           </button>
         </div>
       )}
-      {!paid && !failed && !needsAction && !payable && (
+      {!paid && !failed && !cancelled && !needsAction && !payable && (
         <Status>
           This order cannot be paid any more ({(ORDER_STATUS[o.status] ?? o.status).toLowerCase()}). <a href="/basket">Back to the basket</a>
         </Status>
