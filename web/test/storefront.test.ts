@@ -139,7 +139,6 @@ describe("storefront", () => {
     await page.getByText("Total (3 items)").waitFor();
     assert.equal(await page.getByTestId("basket-total").innerText(), "$37.50");
     await page.getByText(/We keep this basket until/).waitFor();
-    await screenshot(page, "storefront-basket");
 
     // Checkout (an Idempotency-Key for this attempt) and pay with the test card that succeeds.
     await page.getByRole("button", { name: "Checkout" }).click();
@@ -222,7 +221,6 @@ describe("storefront", () => {
     await page.getByRole("button", { name: "Refund", exact: true }).click();
     await page.getByText(/^Refunded\. Partly refunded: 5\.00 USD of 37\.50 USD\./).waitFor();
     await page.getByRole("cell", { name: "Chipped handle" }).waitFor();
-    await screenshot(page, "admin-order-refund");
 
     // The customer sees the refund on the order.
     const { page: customer } = aliceContext;
@@ -286,7 +284,6 @@ describe("storefront", () => {
     await eventually("every service's dead letters", async () => (await page.getByText("No dead letters.").count()) === 5);
     await page.getByRole("navigation", { name: "Admin" }).getByRole("link", { name: "Overview" }).click();
     await page.getByRole("heading", { level: 2, name: "Payments" }).waitFor();
-    await screenshot(page, "admin-overview");
     await page.getByRole("navigation", { name: "Admin" }).getByRole("link", { name: "Orders" }).click();
     await page.getByRole("cell", { name: "Partly refunded" }).waitFor();
     await screenshot(page, "admin");
