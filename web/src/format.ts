@@ -109,6 +109,8 @@ export function describeError(err: unknown): string {
   const data = err.data;
   switch (err.type) {
     case "VALIDATION_ERROR":
+      // Only the id of the address was refused: a mistyped or made-up link.
+      if (Array.isArray(data) && data.length && data.every((d: any) => d.field === "id")) return "There is nothing at this address.";
       if (Array.isArray(data) && data.length) {
         return `Please check the form. ${data
           .map((d: any) => String(d.message ?? "").replace(/^The '([^']+)' field/, (_: string, f: string) => FIELD_NAMES[f] ?? f))

@@ -35,7 +35,15 @@ async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The embedded shop in a child process; or, with WEB_TEST_SHOP_URL, a shop already running (the
+ * real stack, for instance), which must be fresh, have the admin ADMIN and run with `env`.
+ */
 export async function startShop(env: Record<string, string> = {}): Promise<Shop> {
+  if (process.env.WEB_TEST_SHOP_URL) {
+    const url = process.env.WEB_TEST_SHOP_URL.replace(/\/$/, "");
+    return { url, child: undefined as unknown as ChildProcess, output: () => "", stop: async () => undefined };
+  }
   if (!fs.existsSync(path.join(ROOT, "web/dist/index.html"))) throw new Error("web/dist is not built: run scripts/web.sh build");
   const port = await freePort();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "shop-web-"));
