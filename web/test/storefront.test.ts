@@ -93,6 +93,7 @@ describe("storefront", () => {
     await page.getByText("3 products").waitFor();
     await page.getByLabel("Sort by").selectOption("-price");
     await page.waitForURL(/sort=-price/);
+    await page.locator(".product-card h2").first().getByText("Copper kettle").waitFor();
     assert.deepEqual(await page.locator(".product-card h2").allInnerTexts(), ["Copper kettle", "Cast iron pan", "Blue mug"]);
     assert.match(await page.locator(".product-card .price").first().innerText(), /^\$89\.00$/);
 
