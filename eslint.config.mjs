@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", ".tools/", "data/", "coverage/", "*.config.js"] },
+  { ignores: ["node_modules/", "dist/", ".tools/", "data/", "coverage/", "*.config.js", "web/dist/", "web/node_modules/", "web/test-results/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -14,5 +14,5 @@ export default tseslint.config(
     },
   },
   // Programs that talk to a person on a terminal.
-  { files: ["scripts/**", "bench/**", "shop.ts", "lib/repl-commands.ts"], rules: { "no-console": "off" } },
+  { files: ["scripts/**", "bench/**", "shop.ts", "lib/repl-commands.ts", "web/scripts/**"], rules: { "no-console": "off" } },
 );

@@ -39,7 +39,8 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
   // Outboxes store logical topics (payment-events); on Kafka they carry the configured prefix.
   const onKafka = (topic: string) => `${cfg.kafka.topicPrefix}${topic}`;
 
-  return {
+  // `merged` is a Moleculer lifecycle hook that its typings do not list.
+  const mixin: ServiceSchema<any> & { merged(schema: ServiceSchema<any>): void } = {
     name: "kafka-bridge",
 
     actions: {
@@ -50,16 +51,20 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
           return { service: this.name, kafka: this.kafka ? "kafka" : "in-process", ...stats };
         },
       },
-      /** For operators (REPL `dlq`): the messages this service could not apply. */
+      /** For operators (REPL `dlq`, admin console): the messages this service could not apply. */
       deadLetters: {
-        params: { all: { type: "boolean", optional: true } },
+        auth: "admin",
+        summary: "Integration events this service could not apply (dead letters); `all` includes replayed ones",
+        params: { all: { type: "boolean", optional: true, convert: true } },
         async handler(ctx: any) {
           return this.deadLetters ? this.deadLetters.list(ctx.params.all) : [];
         },
       },
-      /** For operators (REPL `dlq-replay`): apply dead letters again, one or all, after a fix. */
+      /** For operators (REPL `dlq-replay`, admin console): apply dead letters again, one or all, after a fix. */
       replayDeadLetters: {
-        params: { id: { type: "string", optional: true } },
+        auth: "admin",
+        summary: "Apply this service's dead letters again (one by `id`, or all) once the cause is fixed",
+        params: { id: { type: "string", optional: true, min: 1, max: 32 } },
         async handler(ctx: any) {
           const pending = ((await this.deadLetters?.list()) ?? []).filter((d: any) => !ctx.params.id || d.id === ctx.params.id);
           const results = [];
@@ -76,6 +81,12 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
           return results;
         },
       },
+    },
+
+    /** Each service's own admin routes (its name is known once the mixins are merged): /api/v1/admin/dead-letters/<service>. */
+    merged(schema: ServiceSchema<any>) {
+      schema.actions!.deadLetters = { ...(schema.actions!.deadLetters as object), rest: `GET /admin/dead-letters/${schema.name}` };
+      schema.actions!.replayDeadLetters = { ...(schema.actions!.replayDeadLetters as object), rest: `POST /admin/dead-letters/${schema.name}/replay` };
     },
 
     methods: {
@@ -265,4 +276,5 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
       await this.kafkaAdmin?.disconnect();
     },
   };
+  return mixin;
 }

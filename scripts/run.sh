@@ -17,4 +17,6 @@ fi
 
 script="${1:-start}"
 shift || true
+# A node with the gateway serves the storefront (web/dist): built first when missing or stale (`npm start` does it in prestart).
+if [[ "$script" == node || "$script" == repl ]] && [[ -z "${SERVICES:-}" || ",$SERVICES," == *,api,* ]]; then bash scripts/web.sh ensure; fi
 exec npm run --silent "$script" -- "$@"

@@ -18,12 +18,18 @@ echo "[test] jest"
 report="$(mktemp)"
 status=0
 npx jest --json --outputFile="$report" "$@" || status=$?
-# The plain closing line: N passed, N failed (, N skipped).
+echo "[test] storefront: build and browser tests (web/)"
+bash scripts/web.sh test || status=$?
+# The plain closing line: N passed, N failed (, N skipped), jest's and the browser tests' (TAP) together.
 node -e '
-  const r = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
-  const skipped = r.numPendingTests + r.numTodoTests;
-  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
+  const fs = require("node:fs");
+  const r = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+  const tap = fs.existsSync(process.argv[2]) ? fs.readFileSync(process.argv[2], "utf8") : "";
+  const web = (name) => Number((new RegExp(`^# ${name} (\\d+)$`, "m").exec(tap) ?? [])[1] ?? 0);
+  const skipped = r.numPendingTests + r.numTodoTests + web("skipped") + web("todo");
+  const failed = r.numFailedTests + web("fail") + web("cancelled") + (tap ? 0 : 1);
+  console.log(`${r.numPassedTests + web("pass")} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
   if (r.numTotalTests === 0) { console.error("[test] no test ran"); process.exit(1); }
-' "$report" || status=1
+' "$report" web/test-results/report.tap || status=1
 rm -f "$report"
 exit "$status"

@@ -25,6 +25,7 @@ import Redis from "ioredis";
 import { API_SECURITY_HEADERS, PAGE_SECURITY_HEADERS } from "../../lib/http/security-headers";
 import type { Access, ShopMeta } from "../../lib/http/access";
 import { swaggerUiHtml, swaggerUiInit } from "./docs";
+import { storefrontRoute } from "../../lib/http/storefront";
 
 const { UnAuthorizedError, ForbiddenError } = ApiGateway.Errors;
 const API_PREFIX = "/api/v1";
@@ -130,6 +131,7 @@ const ApiService: ServiceSchema<any> = {
     logRouteRegistration: "debug",
 
     routes: [
+      storefrontRoute(),
       {
         name: "system",
         path: "/",
