@@ -464,10 +464,14 @@ const ApiService: ServiceSchema<any> = {
       // Aliases are regenerated shortly after services appear: not ready until every route is in.
       const routed = new Set(this.restRoutes().map((r: RouteEntry) => r.action));
       const unrouted = [...this.declaredActions().keys()].filter((name) => !routed.has(name));
-      const healthy = checks.every((c) => c.status === "up") && missing.length === 0 && unrouted.length === 0;
+      // The broker is not started while it starts or, after SIGTERM, while it drains: load
+      // balancers stop sending new requests while those in flight finish.
+      const accepting = this.broker.started;
+      const healthy = accepting && checks.every((c) => c.status === "up") && missing.length === 0 && unrouted.length === 0;
       const status = healthy ? "up" : "down";
       return {
         status,
+        ...(!accepting && { reason: "not started, or stopping" }),
         nodeId: this.broker.nodeID,
         uptimeSeconds: Math.round(process.uptime()),
         checks,
