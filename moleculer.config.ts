@@ -9,11 +9,13 @@ import { RequestMetricsMiddleware, ShopPrometheusReporter, useLeanHistograms } f
 import { registerHealthCheck } from "./lib/health";
 import { DomainErrorMiddleware } from "./lib/errors";
 import { isInfrastructureFault, TimeoutMiddleware } from "./lib/faults";
-import { RepeatableActionsMiddleware } from "./lib/repeatable-actions";
+import { RepeatableActionsMiddleware, TransporterBalancingMiddleware } from "./lib/repeatable-actions";
 import { ClientInputMiddleware } from "./lib/http/client-input";
 import { replCommands } from "./lib/repl-commands";
 
 const cfg = config();
+/** LOAD_BALANCER=transporter on a node with a transporter: NATS queue groups pick the node. */
+const TRANSPORTER_BALANCES = cfg.transporter !== undefined && cfg.broker.balancer === "transporter";
 
 // Histograms without quantile windows or rates (lib/prometheus.ts): before the broker registers any.
 useLeanHistograms();
@@ -106,7 +108,7 @@ const brokerConfig: BrokerOptions = {
   // stops receiving the moment its connection drops, instead of when its heartbeats time out. Every
   // call then travels through NATS, even to a service on the same node: nodes that each run every
   // service do better with a Moleculer strategy, which prefers the local one.
-  disableBalancer: cfg.transporter !== undefined && cfg.broker.balancer === "transporter",
+  disableBalancer: TRANSPORTER_BALANCES,
   registry: { strategy: cfg.broker.balancer === "transporter" ? "RoundRobin" : cfg.broker.balancer, preferLocal: true },
   heartbeatInterval: 5,
   heartbeatTimeout: 15,
@@ -128,6 +130,7 @@ const brokerConfig: BrokerOptions = {
     DomainErrorMiddleware,
     ClientInputMiddleware,
     RepeatableActionsMiddleware(cfg.broker.readTimeoutMs),
+    ...(TRANSPORTER_BALANCES ? [TransporterBalancingMiddleware] : []),
     ...INTERNAL_MIDDLEWARES.map((name): Middleware | string => LEAN_MIDDLEWARES[name] ?? name),
   ],
   replOptions: { customCommands: replCommands } as BrokerOptions["replOptions"],

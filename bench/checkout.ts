@@ -147,7 +147,7 @@ interface ShopNode {
 }
 
 /** The stack's TEST_* variables say where the servers are. */
-function loadStackEnv(): void {
+export function loadStackEnv(): void {
   for (const line of execFileSync("bash", [path.join(ROOT, "scripts/stack.sh"), "env", "--test"], { encoding: "utf8" }).split("\n")) {
     const m = /^export (\w+)=(.*)$/.exec(line);
     if (m) process.env[m[1]] = m[2];
@@ -155,7 +155,7 @@ function loadStackEnv(): void {
 }
 
 /** A fresh database per service, as in docker-compose: payments on MariaDB, the others on PostgreSQL. */
-async function createDatabases(): Promise<{ dbs: ServiceDatabase[]; drop(): Promise<void> }> {
+export async function createDatabases(): Promise<{ dbs: ServiceDatabase[]; drop(): Promise<void> }> {
   const services = [["users", "postgres"], ["products", "postgres"], ["orders", "postgres"], ["payments", "mariadb"], ["notifications", "postgres"]] as const;
   const created: TestDatabase[] = await Promise.all(services.map(([, kind]) => freshDatabase(kind)));
   return {

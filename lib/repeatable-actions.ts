@@ -50,3 +50,16 @@ export function RepeatableActionsMiddleware(readTimeoutMs: number): Middleware {
     },
   } as Middleware;
 }
+
+/**
+ * With LOAD_BALANCER=transporter: a call aimed at a remote endpoint goes out by action name instead,
+ * so that NATS picks a live node. moleculer-web picks an endpoint from the registry before it calls
+ * (findNextActionEndpoint), which would send each gateway request to one named node, a dead one
+ * included, until its heartbeats time out. A call that names a node (opts.nodeID) keeps it.
+ */
+export const TransporterBalancingMiddleware: Middleware = {
+  name: "TransporterBalancing",
+  call(next: (action: unknown, params: unknown, opts: unknown) => Promise<unknown>) {
+    return (action: any, params: unknown, opts: unknown) => next(action && typeof action === "object" && !action.local ? action.action.name : action, params, opts);
+  },
+} as unknown as Middleware;

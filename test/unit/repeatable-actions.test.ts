@@ -1,4 +1,4 @@
-import { isRepeatable, RepeatableActionsMiddleware } from "../../lib/repeatable-actions";
+import { isRepeatable, RepeatableActionsMiddleware, TransporterBalancingMiddleware } from "../../lib/repeatable-actions";
 
 describe("actions safe to repeat", () => {
   it.each([
@@ -33,5 +33,18 @@ describe("actions safe to repeat", () => {
     expect(schema.actions.write.retryPolicy).toBeUndefined();
     expect(typeof schema.actions.bare).toBe("function");
     expect(schema.actions.hidden).toBe(false);
+  });
+});
+
+describe("balancing by the transporter", () => {
+  const seen: unknown[] = [];
+  const call = (TransporterBalancingMiddleware as any).call((action: unknown) => Promise.resolve(seen.push(action)));
+
+  it("sends a call aimed at a remote endpoint by action name, so NATS picks a live node", async () => {
+    await call({ id: "products-1", local: false, action: { name: "products.get" } }, {}, {});
+    await call("orders.list", {}, { nodeID: "core" });
+    const local = { id: "me", local: true, action: { name: "api.live" } };
+    await call(local, {}, {});
+    expect(seen).toEqual(["products.get", "orders.list", local]);
   });
 });
