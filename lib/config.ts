@@ -145,6 +145,10 @@ export function loadConfig(env: Env = process.env) {
     events: {
       /** Sent outbox rows, applied-event ids and spent refresh tokens are kept this long, then pruned. */
       retentionDays: int(env, "EVENT_RETENTION_DAYS", 7, 1, 365),
+      /** The same, in milliseconds: what every pruner subtracts from now. */
+      get retentionMs(): number {
+        return this.retentionDays * 24 * 3600 * 1000;
+      },
       /** How often each node prunes them. */
       pruneIntervalSeconds: int(env, "PRUNE_INTERVAL_SECONDS", 3600, 10, 7 * 24 * 3600),
     },

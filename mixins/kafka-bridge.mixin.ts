@@ -143,7 +143,7 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
 
       /** Sent messages and applied-event ids older than EVENT_RETENTION_DAYS go (every node may do it). */
       async pruneEventRecords() {
-        const before = new Date(Date.now() - cfg.events.retentionDays * 24 * 3600 * 1000);
+        const before = new Date(Date.now() - cfg.events.retentionMs);
         try {
           const removed: number = await this.outbox.prune(before);
           if (removed) this.logger.info(`Pruned ${removed} sent or applied event record(s) older than ${before.toISOString()}`);

@@ -29,7 +29,7 @@ export interface BasketStore {
 }
 
 /** How long an applied event id is remembered (redeliveries come much sooner): EVENT_RETENTION_DAYS. */
-const eventMemoryMs = () => config().events.retentionDays * 24 * 3600 * 1000;
+const eventMemoryMs = () => config().events.retentionMs;
 
 export class MemoryBasketStore implements BasketStore {
   private readonly baskets = new Map<string, { basket: Basket; expiresAt: number }>();

@@ -248,7 +248,7 @@ const UsersService: ServiceSchema<any> = {
   methods: {
     /** Refresh tokens expired longer than EVENT_RETENTION_DAYS ago go: the table does not grow forever. */
     async pruneSessions() {
-      const removed = await this.sessions.prune(new Date(Date.now() - cfg.events.retentionDays * 24 * 3600 * 1000));
+      const removed = await this.sessions.prune(new Date(Date.now() - cfg.events.retentionMs));
       if (removed) this.logger.info(`Pruned ${removed} expired refresh token(s)`);
     },
 
