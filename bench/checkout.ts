@@ -386,3 +386,50 @@ export async function scalingScenario(tables: Table[]): Promise<void> {
   console.log(`\nscaling 1→2 nodes: ${ratio.toFixed(2)}×, goal ${GOALS.scaling.text} when CPU is free (load average ${load.toFixed(1)} on ${cores} cores before the runs)`);
   tables.push(new GoalTable("Scaling, checkout on the real stack over NATS").figure("checkouts/s, 2 nodes ÷ 1 node", `${ratio.toFixed(2)}×`, GOALS.scaling, ratio));
 }
+
+/**
+ * The same checkout on the embedded default (`npm start` with nothing set): one process, SQLite,
+ * the in-process bus and memory caches; no server to count or wait for.
+ */
+export async function embeddedCheckoutScenario(tables: Table[]): Promise<CheckoutResult> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "shop-bench-embedded-"));
+  const total = CLIENTS * ROUNDS;
+  const table = new GoalTable(`Checkout, embedded default (SQLite, in-process bus), ${CLIENTS} clients × ${ROUNDS} checkouts`);
+  tables.push(table);
+  try {
+    const servers = ["TRANSPORTER", "SERVICES", "REDIS_URL", "KAFKA_BROKERS", "USERS_DB_URL", "PRODUCTS_DB_URL", "ORDERS_DB_URL", "PAYMENTS_DB_URL", "NOTIFICATIONS_DB_URL"];
+    const env: NodeJS.ProcessEnv = {
+      ...process.env, ...Object.fromEntries(servers.map((name) => [name, undefined])),
+      DATA_DIR: dataDir, LOG_LEVEL: "warn", API_RATE_LIMIT: "0", AUTH_RATE_LIMIT: "0", PORT: String(FIRST_PORT),
+      JWT_SECRET: "bench-embedded-jwt-secret".padEnd(40, "x"), ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password,
+    };
+    const started = startScript("shop.ts", env);
+    const node: ShopNode = { name: `shop (pid ${started.pid})`, pid: started.pid, gateway: `http://127.0.0.1:${FIRST_PORT}`, stop: started.stop };
+    await waitFor(`${node.gateway}/health/ready`, 60_000, started);
+    const admin = await new Api(node.gateway).signIn(ADMIN.email, ADMIN.password);
+    const stock = total * QUANTITY + 100;
+    const product = await admin.call("POST", "/admin/products", { sku: "BENCH-1", name: "Benchmark mug", price: PRICE, stock, category: "bench" });
+    const clients = await signUpClients([node.gateway]);
+
+    console.log(`\nCheckout on the embedded default: ${CLIENTS} clients × ${ROUNDS} checkouts, 1 process (pid ${started.pid})`);
+    const cpu = startCpuWindow([byPid(node.name, [node.pid]), byPid("load generator", [process.pid])]);
+    const t0 = performance.now();
+    const checkouts = await buyRounds(clients, product.id);
+    const seconds = (performance.now() - t0) / 1000;
+    const [shopCpu, client] = cpu.stop();
+
+    const rate = reportFlow(checkouts, seconds, table);
+    const perCheckout = shopCpu.ms / total;
+    console.log(figureLine("CPU per checkout, shop (the only process)", `${fmt(perCheckout, 2)} ms`, { goal: GOALS.cpuShop, value: perCheckout }));
+    console.log(figureLine("load generator (this process; not in the total)", `${fmt(client.ms / total, 2)} ms`));
+    table.figure("CPU per checkout, shop (the only process)", `${fmt(perCheckout, 2)} ms`, GOALS.cpuShop, perCheckout);
+    reportBasketLag(checkouts, table);
+    const consistent = await checkInvariants(admin, product.id, stock, total);
+    if (!consistent) process.exitCode = 1;
+    table.figure("invariants (stock, orders, payments, revenue)", consistent ? "all hold" : "FAILED");
+    return { checkoutsPerSecond: rate };
+  } finally {
+    await stopAll();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}

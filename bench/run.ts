@@ -3,13 +3,14 @@
  *
  *   catalog    embedded shop, no external server: cached and uncached reads against references (bench/catalog.ts)
  *   checkout   the real stack: checkouts/s, latency, CPU, SQL and event lag per checkout (bench/checkout.ts)
+ *   checkout-embedded   the same checkout on the embedded default (SQLite, in-process bus)
  *   scaling    checkout on one node, then on two over NATS, and the ratio
  *   failover   reads while a products node is SIGKILLed: failed reads, slowest read, failover time
  *
  * Each figure is printed next to its goal; a markdown summary for the README's tables ends the run.
  */
 import { catalogScenario } from "./catalog";
-import { checkoutScenario, scalingScenario } from "./checkout";
+import { checkoutScenario, embeddedCheckoutScenario, scalingScenario } from "./checkout";
 import { failoverScenario } from "./failover";
 import { stopAllOnInterrupt } from "./support/processes";
 import { printSummary, type Table } from "./support/report";
@@ -17,6 +18,7 @@ import { printSummary, type Table } from "./support/report";
 const SCENARIOS: Record<string, (tables: Table[]) => Promise<unknown>> = {
   catalog: catalogScenario,
   checkout: (tables) => checkoutScenario(tables),
+  "checkout-embedded": embeddedCheckoutScenario,
   scaling: scalingScenario,
   failover: failoverScenario,
 };
