@@ -1,8 +1,8 @@
 /**
  * The storefront and the admin console in a real Chromium against the embedded shop: a customer
  * finds, registers, buys and pays; a declined card and a card needing 3-D Secure; an admin
- * refunds and the customer sees it; the admin console's pages. No page may log a console error,
- * throw, break its CSP or fail a request.
+ * refunds and the customer sees it; the admin console's pages, the cluster among them. No page
+ * may log a console error, throw, break its CSP or fail a request.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -45,6 +45,9 @@ async function asAdmin<T = any>(pathname: string, init: { method?: string; body?
 async function available(id: number): Promise<number> {
   return (await asAdmin<{ available: number }>(`/admin/products/${id}`)).available;
 }
+
+/** A string matched as itself in a RegExp. */
+const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 async function eventually(what: string, probe: () => Promise<boolean>, ms = 10_000) {
   const deadline = Date.now() + ms;
@@ -232,7 +235,7 @@ describe("storefront", () => {
     await customer.getByRole("cell", { name: "Chipped handle" }).waitFor();
   });
 
-  it("the admin console manages products, stock, payments, users and dead letters", async () => {
+  it("the admin console manages products, stock, payments, users and dead letters, and shows the cluster", async () => {
     const { page } = await newContext();
     await page.goto(`${shop.url}/signin?next=/admin/products`);
     await page.getByLabel("Email").fill(ADMIN.email);
@@ -283,6 +286,59 @@ describe("storefront", () => {
     await page.getByLabel("Role of alice@web.test").waitFor();
     await page.getByRole("navigation", { name: "Admin" }).getByRole("link", { name: "Dead letters" }).click();
     await eventually("every service's dead letters", async () => (await page.getByText("No dead letters.").count()) === 5);
+
+    // The cluster as the API describes it. Embedded: one local node with every service and no
+    // transporter to balance over (against WEB_TEST_SHOP_URL, whatever nodes the stack has).
+    const cluster = await asAdmin("/admin/cluster");
+    const embedded = !process.env.WEB_TEST_SHOP_URL;
+    if (embedded) {
+      assert.equal(cluster.balancer, "in-process (no transporter)");
+      assert.deepEqual(
+        cluster.nodes.map((n: any) => [n.local, n.available, n.services]),
+        [[true, true, ["api", "baskets", "notifications", "orders", "payments", "products", "users"]]],
+      );
+    }
+    await page.getByRole("navigation", { name: "Admin" }).getByRole("link", { name: "Cluster" }).click();
+    await page.getByRole("heading", { level: 1, name: "Cluster" }).waitFor();
+    await page.getByText(cluster.balancer, { exact: true }).waitFor();
+    for (const node of cluster.nodes) {
+      const row = page.getByRole("table", { name: "Nodes" }).getByRole("row").filter({ has: page.getByRole("rowheader", { name: new RegExp(`^${literal(node.id)}( |$)`) }) });
+      const [state, services, , heartbeat] = await row.getByRole("cell").allInnerTexts();
+      assert.deepEqual([state, services], [node.available ? "Available" : "Unavailable", node.services.join(", ")]);
+      if (node.local) assert.equal(heartbeat, "This node");
+    }
+    // products.get: a row for each endpoint (node, state, circuit, calls, errors, mean latency).
+    const productsGet = cluster.actions.find((a: any) => a.name === "products.get");
+    assert.ok(productsGet?.endpoints.length, "products.get has an endpoint");
+    const group = page
+      .getByRole("table", { name: "products", exact: true })
+      .getByRole("rowgroup")
+      .filter({ has: page.getByRole("rowheader", { name: "products.get", exact: true }) });
+    const endpoints = async () => Promise.all((await group.getByRole("row").all()).map((row) => row.getByRole("cell").allInnerTexts()));
+    const shown = await endpoints();
+    assert.deepEqual(
+      shown.map(([nodeID, state, circuit]) => [nodeID, state, circuit]),
+      productsGet.endpoints.map((ep: any) => [ep.nodeID, ep.available ? "Available" : "Unavailable", ep.circuit === "closed" ? "Closed" : "Open"]),
+    );
+    if (embedded) assert.deepEqual([shown[0][0], shown[0][2], shown[0][4]], [cluster.nodes[0].id, "Closed", "0"]);
+    // Calls served by all its endpoints: the product pages opened so far, then one more on Refresh,
+    // and one more again from the refresh every 5 seconds, without a click. (Products no page has
+    // opened: the gateway's micro-cache has not kept them.)
+    const served = async () => (await endpoints()).reduce((sum, cells) => sum + (Number(cells[3]) || 0), 0);
+    const before = await served();
+    assert.ok(before > 0, "products.get has served the product pages");
+    await call(shop, `/products/${ids["PEN-7"]}`);
+    await page.getByRole("button", { name: "Refresh" }).click();
+    await eventually("the refreshed figures", async () => (await served()) >= before + 1);
+    await page.getByLabel("Refresh every 5 seconds").check();
+    await call(shop, `/products/${ids["PEN-8"]}`);
+    await eventually("the figures to refresh by themselves", async () => (await served()) >= before + 2, 8_000);
+    await page.getByLabel("Refresh every 5 seconds").uncheck();
+    // Finding an action keeps only the tables of the services that have a match.
+    await page.getByLabel("Find an action").fill("products.get");
+    await page.getByRole("table", { name: "users", exact: true }).waitFor({ state: "detached" });
+    await group.waitFor();
+
     await page.getByRole("navigation", { name: "Admin" }).getByRole("link", { name: "Overview" }).click();
     await page.getByRole("heading", { level: 2, name: "Payments" }).waitFor();
     await page.getByRole("navigation", { name: "Admin" }).getByRole("link", { name: "Orders" }).click();

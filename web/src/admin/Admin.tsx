@@ -1,4 +1,4 @@
-/** The admin console (role admin): catalog and stock, orders, payments and refunds, users, dead letters. */
+/** The admin console (role admin): catalog and stock, orders, payments and refunds, users, dead letters, the cluster. */
 import { Fragment, type ComponentType } from "preact";
 import { api } from "../api";
 import { match, type Place } from "../router";
@@ -9,6 +9,7 @@ import { ProductEditPage, ProductsPage } from "./Products";
 import { OrderAdminPage, OrdersAdminPage, PaymentAdminPage, PaymentsAdminPage } from "./Orders";
 import { UsersPage } from "./Users";
 import { DeadLettersPage } from "./DeadLetters";
+import { ClusterPage } from "./Cluster";
 
 type AdminPage = ComponentType<{ params: Record<string, string>; place: Place }>;
 
@@ -19,6 +20,7 @@ const SECTIONS: [string, string][] = [
   ["/admin/payments", "Payments"],
   ["/admin/users", "Users"],
   ["/admin/dead-letters", "Dead letters"],
+  ["/admin/cluster", "Cluster"],
 ];
 
 const ROUTES: [string, AdminPage][] = [
@@ -32,6 +34,7 @@ const ROUTES: [string, AdminPage][] = [
   ["/admin/payments/:id", PaymentAdminPage],
   ["/admin/users", UsersPage],
   ["/admin/dead-letters", DeadLettersPage],
+  ["/admin/cluster", ClusterPage],
 ];
 
 interface CatalogStats {
