@@ -9,6 +9,8 @@ import { config } from "../../lib/config";
 import { registerHealthCheck, unregisterHealthCheck } from "../../lib/health";
 import type { ShopMeta } from "../../lib/http/access";
 import { noContent } from "../../lib/http/responses";
+import { ref } from "../../lib/http/schemas";
+import { idInPath, MAX_ID, text } from "../../lib/params";
 import { applyChange, toBasketView, MAX_QUANTITY_PER_LINE, type CatalogEntry } from "./basket";
 import { MemoryBasketStore, RedisBasketStore, type BasketStore, type StoredBasket } from "./store";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
@@ -18,9 +20,12 @@ import { MemoryDeadLetters, RedisDeadLetters } from "../../lib/events/stores";
 type Ctx<P = unknown> = Context<P, ShopMeta>;
 
 const cfg = config();
-const productId = { type: "number", integer: true, positive: true, convert: true } as const;
+/** A product id in the body (a JSON number) and in the path. */
+const productId = { type: "number", integer: true, min: 1, max: MAX_ID, convert: false } as const;
+const productIdInPath = idInPath();
 const quantity = (min: number) => ({ type: "number", integer: true, min, max: MAX_QUANTITY_PER_LINE, convert: false }) as const;
-const userIdParam = { userId: { type: "string", min: 1, max: 64 } } as const;
+const userIdParam = { userId: text(64, { min: 1 }) } as const;
+const BASKET = { 200: ref("Basket") };
 
 const BasketsService: ServiceSchema<any> = {
   name: "baskets",
@@ -41,6 +46,7 @@ const BasketsService: ServiceSchema<any> = {
       rest: "GET /basket",
       auth: "user",
       summary: "The caller's basket (empty when there is none)",
+      responses: BASKET,
       async handler(ctx: Ctx) {
         return this.view(await this.store.read(ctx.meta.user!.id));
       },
@@ -52,6 +58,7 @@ const BasketsService: ServiceSchema<any> = {
       summary: "Add a product (merged with its line); name and price come from the catalog",
       // Strict: a client-sent `unitPrice` or `name` is refused, not silently trusted.
       params: { $$strict: true, productId, quantity: quantity(1) },
+      responses: { ...BASKET, errors: [404, 409] },
       async handler(ctx: Ctx<{ productId: number; quantity: number }>) {
         const product = await this.catalogEntry(ctx, ctx.params.productId);
         return this.change(ctx, (b: any) => applyChange(b, { kind: "add", product, quantity: ctx.params.quantity }));
@@ -62,7 +69,8 @@ const BasketsService: ServiceSchema<any> = {
       rest: "PUT /basket/items/:productId",
       auth: "user",
       summary: "Set a line's quantity (0 removes it)",
-      params: { $$strict: true, productId, quantity: quantity(0) },
+      params: { $$strict: true, productId: productIdInPath, quantity: quantity(0) },
+      responses: { ...BASKET, errors: [404, 409] },
       async handler(ctx: Ctx<{ productId: number; quantity: number }>) {
         if (ctx.params.quantity === 0) return this.change(ctx, (b: any) => applyChange(b, { kind: "remove", productId: ctx.params.productId }));
         const product = await this.catalogEntry(ctx, ctx.params.productId);
@@ -74,7 +82,8 @@ const BasketsService: ServiceSchema<any> = {
       rest: "DELETE /basket/items/:productId",
       auth: "user",
       summary: "Remove a line",
-      params: { productId },
+      params: { productId: productIdInPath },
+      responses: BASKET,
       async handler(ctx: Ctx<{ productId: number }>) {
         return this.change(ctx, (b: any) => applyChange(b, { kind: "remove", productId: ctx.params.productId }));
       },
@@ -84,6 +93,7 @@ const BasketsService: ServiceSchema<any> = {
       rest: "DELETE /basket",
       auth: "user",
       summary: "Empty the caller's basket",
+      responses: { 204: true },
       async handler(ctx: Ctx) {
         await this.store.clear(ctx.meta.user!.id);
         return noContent(ctx);
@@ -95,6 +105,7 @@ const BasketsService: ServiceSchema<any> = {
       auth: "admin",
       summary: "Anyone's basket",
       params: userIdParam,
+      responses: BASKET,
       async handler(ctx: Ctx<{ userId: string }>) {
         return this.view(await this.store.read(ctx.params.userId));
       },
@@ -105,6 +116,7 @@ const BasketsService: ServiceSchema<any> = {
       auth: "admin",
       summary: "Empty anyone's basket",
       params: userIdParam,
+      responses: { 204: true },
       async handler(ctx: Ctx<{ userId: string }>) {
         await this.store.clear(ctx.params.userId);
         return noContent(ctx);

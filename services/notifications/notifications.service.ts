@@ -12,6 +12,8 @@ import type { EventHandlers, EventType, IntegrationEvent } from "../../lib/event
 import { integrationEventMigrations, processOnce, SqlDeadLetters } from "../../lib/events/stores";
 import type { ShopMeta } from "../../lib/http/access";
 import { messageFor } from "./messages";
+import { queryInt } from "../../lib/params";
+import { arrayOf } from "../../lib/http/schemas";
 
 class Notification extends Model<InferAttributes<Notification>, InferCreationAttributes<Notification>> {
   declare id: CreationOptional<number>;
@@ -83,7 +85,8 @@ const NotificationsService: ServiceSchema<any> = {
       rest: "GET /notifications",
       auth: "user",
       summary: "What the shop told the caller, newest first",
-      params: { limit: { type: "number", integer: true, min: 1, max: 100, optional: true, convert: true } },
+      params: { limit: queryInt({ min: 1, max: 100, optional: true }) },
+      responses: { 200: arrayOf("Notification") },
       async handler(ctx: Context<{ limit?: number }, ShopMeta>) {
         const rows = await Notification.findAll({ where: { userId: ctx.meta.user!.id }, order: [["id", "DESC"]], limit: ctx.params.limit ?? 20, raw: true });
         return rows.map(({ eventType, channel, subject, body, createdAt }) => ({ eventType, channel, subject, body, createdAt: new Date(createdAt).toISOString() }));

@@ -1,6 +1,7 @@
 /** Pure rules of accounts: email identity, password policy, what a user looks like to clients. */
 import { DomainError } from "../../lib/errors";
 import { normalizeEmail } from "../../lib/email";
+import { email, name, text } from "../../lib/params";
 
 export { normalizeEmail };
 
@@ -55,8 +56,11 @@ export function toUserView(u: UserRecord): UserView {
 
 /** Parameter schemas shared by the actions and the OpenAPI document. */
 export const accountFields = {
-  email: { type: "email", max: 254 },
-  password: { type: "string", min: 1, max: 1024 },
-  firstName: { type: "string", min: 1, max: 100, trim: true },
-  lastName: { type: "string", min: 1, max: 100, trim: true },
+  email: email(),
+  password: text(128, { min: 8 }),
+  firstName: name(100),
+  lastName: name(100),
 } as const;
+
+/** Names are stored trimmed (the rules only ask that they are not blank). */
+export const TRIMMED_FIELDS = ["firstName", "lastName"] as const;

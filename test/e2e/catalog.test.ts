@@ -50,7 +50,7 @@ it("lets an admin fill the catalog and a shopper browse it", async () => {
 it("answers bad input with a clear 4xx and changes nothing", async () => {
   const bad = await http(api("/admin/products"), { method: "POST", token: admin, body: { sku: "BAD 1", name: "", price: -5, category: "x", stock: 1.5 } });
   expect(bad.status).toBe(422);
-  expect(bad.body.data.map((d: any) => d.field).sort()).toEqual(["name", "price", "sku", "stock"]);
+  expect([...new Set(bad.body.data.map((d: any) => d.field))].sort()).toEqual(["name", "price", "sku", "stock"]);
   const dup = await http(api("/admin/products"), { method: "POST", token: admin, body: { sku: "MUG-1", name: "Again", price: 1, category: "x" } });
   expect(dup).toMatchObject({ status: 409, body: { type: "SKU_TAKEN" } });
   expect((await http(api("/products/abc"))).status).toBe(422);
