@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
 import type { ServiceBroker, ServiceSchema } from "moleculer";
+import { assertKeepsContract } from "./contract";
 
 export interface RunningShop {
   broker: ServiceBroker;
@@ -59,7 +60,11 @@ export async function startShop(env: Record<string, string> = {}, extraServices:
   };
 }
 
-/** A JSON request against the shop; returns status, headers and parsed body. */
+/**
+ * A JSON request against the shop; returns status, headers and parsed body. The response is
+ * checked against the shop's OpenAPI document (test/support/contract.ts): an undeclared status,
+ * header or field fails the test.
+ */
 export async function http(
   url: string,
   init: { method?: string; body?: unknown; rawBody?: string; token?: string; headers?: Record<string, string> } = {},
@@ -71,8 +76,10 @@ export async function http(
     body = JSON.stringify(init.body);
     headers["content-type"] = "application/json";
   } else if (init.rawBody !== undefined) headers["content-type"] ??= "application/json";
-  const res = await fetch(url, { method: init.method ?? "GET", headers, body });
+  const method = init.method ?? "GET";
+  const res = await fetch(url, { method, headers, body });
   const text = await res.text();
+  await assertKeepsContract({ method, url, status: res.status, headers: res.headers, text: text || undefined });
   let parsed: unknown = text;
   try {
     parsed = text ? JSON.parse(text) : undefined;
