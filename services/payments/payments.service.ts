@@ -223,10 +223,12 @@ const PaymentsService: ServiceSchema<any> = {
     adminOfUser: {
       rest: "GET /admin/users/:userId/payments",
       auth: "admin",
-      summary: "One user's payments",
+      summary: "One user's payments (404 once the account is deleted; GET /admin/payments keeps them all)",
       params: { ...listParams, userId: text(64, { min: 1 }) },
-      responses: { 200: page("Payment") },
-      handler(ctx: Ctx<ListParams & { userId: string }>) {
+      responses: { 200: page("Payment"), errors: [404] },
+      async handler(ctx: Ctx<ListParams & { userId: string }>) {
+        // A sub-collection of the account: gone (or never there) with it, like GET /admin/users/:id.
+        if (!(await ctx.call("users.accessState", { id: ctx.params.userId }))) throw notFound("user", { id: ctx.params.userId });
         return this.page({ userId: ctx.params.userId }, ctx.params);
       },
     },
