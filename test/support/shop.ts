@@ -9,6 +9,7 @@ import path from "node:path";
 import type { AddressInfo } from "node:net";
 import type { ServiceBroker, ServiceSchema } from "moleculer";
 import { assertKeepsContract } from "./contract";
+import { shopClient, type ShopClient } from "../../lib/http/client";
 
 export interface RunningShop {
   broker: ServiceBroker;
@@ -87,6 +88,29 @@ export async function http(
     /* not JSON: keep the text */
   }
   return { status: res.status, headers: res.headers, body: parsed };
+}
+
+/**
+ * The typed client (lib/http/client.ts, generated from the document) on a running shop, as the
+ * holder of `token` if given; every response it gets is checked against the document like http()'s.
+ */
+export function client(shop: RunningShop | string, token?: string): ShopClient {
+  return shopClient(typeof shop === "string" ? shop : shop.url, {
+    token,
+    async onResponse(request, response) {
+      const text = await response.clone().text();
+      await assertKeepsContract({ method: request.method, url: request.url, status: response.status, headers: response.headers, text: text || undefined });
+    },
+  });
+}
+
+/**
+ * A typed client's answer as status, headers and body, the body being the success's or the
+ * error's (typed as both, for tests that read either).
+ */
+export async function answer<D, E>(call: Promise<{ data?: D; error?: E; response: Response }>): Promise<{ status: number; headers: Headers; body: NonNullable<D> & NonNullable<E> }> {
+  const { data, error, response } = await call;
+  return { status: response.status, headers: response.headers, body: (data ?? error) as NonNullable<D> & NonNullable<E> };
 }
 
 /**
