@@ -53,20 +53,38 @@ export const EMAIL = new RegExp(`^[^@${WHITESPACE}${CONTROL_CHARACTERS}]+@[^@${W
 export const HTTP_URL = new RegExp(`^https?://[^${WHITESPACE}${CONTROL_CHARACTERS}]+$`);
 const HTTP_URL_SHAPE = new RegExp(`^https?://[^${WHITESPACE}]+$`);
 
+/**
+ * Lengths in characters (Unicode code points), as JSON Schema's minLength/maxLength and the
+ * databases' VARCHAR(n) count them; fastest-validator's min/max would count UTF-16 units, which
+ * makes an emoji two. Checked by `custom` (after the type check); documented from `chars`.
+ */
+function lengthCheck(min: number, max: number) {
+  return (value: unknown, errors: Problem[], _schema: unknown, field: string) => {
+    if (typeof value !== "string") return value;
+    let n = 0;
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    for (const _ of value) n++;
+    if (n < min) errors.push({ type: "stringMin", expected: min, actual: n, message: `The '${field}' field length must be greater than or equal to ${min} characters long.` });
+    if (n > max) errors.push({ type: "stringMax", expected: max, actual: n, message: `The '${field}' field length must be less than or equal to ${max} characters long.` });
+    return value;
+  };
+}
+const chars = (min: number, max: number) => ({ chars: { min, max }, custom: lengthCheck(min, max) });
+
 /** Free text up to `max` characters. */
 export const text = (max: number, opts: { min?: number; optional?: boolean; nullable?: boolean } = {}) =>
-  ({ type: "string", ...(opts.min !== undefined && { min: opts.min }), max, docPattern: PLAIN_TEXT, ...(opts.optional && { optional: true }), ...(opts.nullable && { nullable: true }) }) as const;
+  ({ type: "string", ...chars(opts.min ?? 0, max), docPattern: PLAIN_TEXT, ...(opts.optional && { optional: true }), ...(opts.nullable && { nullable: true }) }) as const;
 
 /** A name: 1..max characters, not blank. */
 export const name = (max: number, opts: { optional?: boolean } = {}) =>
-  ({ type: "string", min: 1, max, pattern: NOT_BLANK, docPattern: NON_BLANK_TEXT, ...(opts.optional && { optional: true }) }) as const;
+  ({ type: "string", ...chars(1, max), pattern: NOT_BLANK, docPattern: NON_BLANK_TEXT, ...(opts.optional && { optional: true }) }) as const;
 
 /** An email address (no `format: email` in the document, whose meaning differs between validators: the pattern is the rule). */
-export const email = () => ({ type: "string", max: 254, pattern: EMAIL_SHAPE, docPattern: EMAIL }) as const;
+export const email = () => ({ type: "string", ...chars(0, 254), pattern: EMAIL_SHAPE, docPattern: EMAIL }) as const;
 
 /** An http(s) URL. */
 export const httpUrl = (max: number, opts: { optional?: boolean; nullable?: boolean } = {}) =>
-  ({ type: "string", max, pattern: HTTP_URL_SHAPE, docPattern: HTTP_URL, ...(opts.optional && { optional: true }), ...(opts.nullable && { nullable: true }) }) as const;
+  ({ type: "string", ...chars(0, max), pattern: HTTP_URL_SHAPE, docPattern: HTTP_URL, ...(opts.optional && { optional: true }), ...(opts.nullable && { nullable: true }) }) as const;
 
 /** Trims the named fields of `params` (names are validated as "not blank" and stored trimmed). */
 export function trimmed<T extends Record<string, unknown>>(params: T, fields: readonly string[]): T {

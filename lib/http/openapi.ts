@@ -73,6 +73,11 @@ export function toJsonSchema(rule: unknown): JsonSchema {
       s = { ...base, type: "string" };
       if (r.min !== undefined) s.minLength = Number(r.min);
       if (r.max !== undefined) s.maxLength = Number(r.max);
+      // lib/params.ts: lengths in characters, checked by the rule's `custom` ({min, max}).
+      if (r.chars) {
+        if (r.chars.min > 0) s.minLength = r.chars.min;
+        s.maxLength = r.chars.max;
+      }
       if (r.length !== undefined) s.minLength = s.maxLength = Number(r.length);
       // `docPattern`: what the validator and the ClientInput middleware enforce together (lib/params.ts).
       if (r.docPattern ?? r.pattern) s.pattern = patternOf(r.docPattern ?? r.pattern);

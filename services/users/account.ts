@@ -11,8 +11,10 @@ export const ROLES: readonly Role[] = ["user", "admin"];
 /** At least 8 characters, at most 128, and not the email itself. */
 export function checkPassword(password: string, email: string): void {
   const problems: { field: string; type: string; message: string }[] = [];
-  if (password.length < 8) problems.push({ field: "password", type: "passwordTooShort", message: "The password must have at least 8 characters" });
-  if (password.length > 128) problems.push({ field: "password", type: "passwordTooLong", message: "The password must have at most 128 characters" });
+  // Characters (code points), as the document's minLength/maxLength count them: an emoji is one.
+  const length = [...password].length;
+  if (length < 8) problems.push({ field: "password", type: "passwordTooShort", message: "The password must have at least 8 characters" });
+  if (length > 128) problems.push({ field: "password", type: "passwordTooLong", message: "The password must have at most 128 characters" });
   if (normalizeEmail(password) === normalizeEmail(email)) problems.push({ field: "password", type: "passwordIsEmail", message: "The password may not be the email" });
   if (problems.length) throw new DomainError(422, "VALIDATION_ERROR", "Parameters validation error!", problems);
 }

@@ -77,3 +77,13 @@ describe("text rules and the document's patterns", () => {
     expect(toJsonSchema(text(5, { min: 1, optional: true, nullable: true }))).toEqual({ type: ["string", "null"], minLength: 1, maxLength: 5, pattern: expect.stringContaining("\\u0000-\\u0008") });
   });
 });
+
+describe("lengths", () => {
+  it("count characters, not UTF-16 units: an emoji is one", () => {
+    const rule = { t: text(3, { min: 2 }) };
+    expect(check(rule, { t: "😀😀😀" }).ok).toBe(true);
+    expect(check(rule, { t: "😀😀😀😀" }).errors).toEqual(["stringMax"]);
+    expect(check(rule, { t: "😀" }).errors).toEqual(["stringMin"]);
+    expect(toJsonSchema(rule.t)).toMatchObject({ minLength: 2, maxLength: 3 });
+  });
+});
