@@ -53,6 +53,10 @@ it("lets an admin fill the catalog and a shopper browse it", async () => {
 
   const removed = await admin.DELETE("/api/v1/admin/products/{id}", { params: { path: { id: panId } } });
   expect(removed.response.status).toBe(204);
+
+  // PUT replaces: what it does not send goes back to its default (the description to null).
+  const replaced = await admin.PUT("/api/v1/admin/products/{id}", { params: { path: { id: mug.data!.id } }, body: { sku: "MUG-1", name: "Blue mug", price: 1300, category: "kitchen" } });
+  expect(replaced.data).toMatchObject({ price: 1300, description: null, imageUrl: null });
 });
 
 it("answers bad input with a clear 4xx and changes nothing", async () => {
