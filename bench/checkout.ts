@@ -20,6 +20,7 @@ import { removeRun, waitForConsumers } from "./support/kafka";
 import { ROOT, sleep, startScript, stopAll, waitFor } from "./support/processes";
 import { PG_STATS_SETTLE_MS, startSqlCounter, waitForNoBackends, type SqlWork } from "./support/sql-counters";
 import { spread } from "./support/stats";
+import { shopClient, type Schemas, type ShopClient } from "../lib/http/client";
 import { atLeast, atMost, figureLine, fmt, GoalTable, type Table } from "./support/report";
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 20);
@@ -61,28 +62,23 @@ export interface CheckoutResult {
 
 // ------------------------------------------------------------------------------ HTTP clients
 
-/** One customer (or the admin) talking to one gateway. */
-class Api {
-  token?: string;
-  constructor(readonly gateway: string) {}
+/** The answer of a typed-client call, or an error naming the request when it failed. */
+async function ok<D>(what: string, call: Promise<{ data?: D; error?: unknown; response: Response }>): Promise<D> {
+  const { data, error, response } = await call;
+  if (!response.ok) throw new Error(`${what}: ${response.status} ${JSON.stringify(error)}`);
+  return data as D;
+}
 
-  async call(method: string, url: string, body?: unknown, idempotencyKey?: string): Promise<any> {
-    const res = await fetch(`${this.gateway}/api/v1${url}`, {
-      method,
-      headers: {
-        "content-type": "application/json",
-        ...(this.token && { authorization: `Bearer ${this.token}` }),
-        ...(idempotencyKey && { "idempotency-key": idempotencyKey }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json = res.status === 204 ? null : await res.json();
-    if (res.status >= 400) throw new Error(`${method} ${url}: ${res.status} ${JSON.stringify(json)}`);
-    return json;
+/** One customer (or the admin) talking to one gateway, through the typed client generated from the OpenAPI document. */
+class Api {
+  client: ShopClient;
+  constructor(readonly gateway: string) {
+    this.client = shopClient(gateway);
   }
 
   async signIn(email: string, password: string): Promise<this> {
-    this.token = (await this.call("POST", "/users/login", { email, password })).accessToken;
+    const session = await ok("sign in", this.client.POST("/api/v1/users/login", { body: { email, password } }));
+    this.client = shopClient(this.gateway, { token: session.accessToken });
     return this;
   }
 }
@@ -93,7 +89,7 @@ function signUpClients(gateways: string[]): Promise<Api[]> {
     Array.from({ length: CLIENTS }, async (_, c) => {
       const api = new Api(gateways[c % gateways.length]);
       const email = `client${c}@bench.test`;
-      await api.call("POST", "/users/register", { email, password: "bench password", firstName: "B", lastName: `${c}` });
+      await ok("register", api.client.POST("/api/v1/users/register", { body: { email, password: "bench password", firstName: "B", lastName: `${c}` } }));
       return api.signIn(email, "bench password");
     }),
   );
@@ -109,17 +105,18 @@ interface Checkout {
 
 async function checkout(api: Api, productId: number, key: string): Promise<Checkout> {
   const t0 = performance.now();
-  await api.call("POST", "/basket/items", { productId, quantity: QUANTITY });
-  const order = await api.call("POST", "/orders", {}, `${key}-o`);
-  const payment = await api.call("POST", "/payments", { orderId: order.id }, `${key}-p`);
-  const paid = await api.call("POST", `/payments/${payment.id}/process`, { paymentMethod: "pm_card_visa" });
+  const shop = api.client;
+  await ok("add to basket", shop.POST("/api/v1/basket/items", { body: { productId, quantity: QUANTITY } }));
+  const order = await ok("checkout", shop.POST("/api/v1/orders", { body: {}, params: { header: { "Idempotency-Key": `${key}-o` } } }));
+  const payment = await ok("payment", shop.POST("/api/v1/payments", { body: { orderId: order.id }, params: { header: { "Idempotency-Key": `${key}-p` } } }));
+  const paid = await ok("pay", shop.POST("/api/v1/payments/{id}/process", { params: { path: { id: payment.id } }, body: { paymentMethod: "pm_card_visa" } }));
   const paidAt = performance.now();
   if (paid.status !== "completed") throw new Error(`payment ${payment.id} is ${paid.status}`);
   // The next round needs an empty basket; how long that takes is the event lag a customer sees.
   let polls = 0;
   for (;;) {
     polls++;
-    if ((await api.call("GET", "/basket")).itemCount === 0) break;
+    if ((await ok("basket", shop.GET("/api/v1/basket"))).itemCount === 0) break;
     await sleep(BASKET_POLL_MS);
   }
   return { flowMs: paidAt - t0, basketClearMs: performance.now() - paidAt, polls };
@@ -209,16 +206,16 @@ function layoutLine(layout: Layout, nodes: ShopNode[]): string {
 async function checkInvariants(admin: Api, productId: number, initialStock: number, total: number): Promise<boolean> {
   const expectedStock = initialStock - QUANTITY * total;
   const deadline = Date.now() + 60_000;
-  let product: any;
+  let product: Schemas["AdminProduct"] | undefined;
   while (Date.now() < deadline) {
-    product = await admin.call("GET", `/admin/products/${productId}`);
+    product = await ok("product", admin.client.GET("/api/v1/admin/products/{id}", { params: { path: { id: productId } } }));
     if (product.stock === expectedStock) break;
     await sleep(200);
   }
-  const paidOrders = (await admin.call("GET", "/admin/orders?status=paid&limit=1")).total;
-  const stats = await admin.call("GET", "/admin/payments/stats");
+  const paidOrders = (await ok("orders", admin.client.GET("/api/v1/admin/orders", { params: { query: { status: "paid", limit: 1 } } }))).total;
+  const stats = await ok("payment stats", admin.client.GET("/api/v1/admin/payments/stats"));
   const checks = {
-    [`stock down by exactly ${QUANTITY} per checkout`]: product.stock === expectedStock && product.available === product.stock,
+    [`stock down by exactly ${QUANTITY} per checkout`]: product?.stock === expectedStock && product.available === product.stock,
     "every order paid": paidOrders === total,
     "one completed payment per order": stats.count.completed === total,
     "revenue equals the orders' total": stats.revenue.USD === total * QUANTITY * PRICE,
@@ -330,7 +327,7 @@ export async function checkoutScenario(tables: Table[], layout: Layout = layoutF
     const gateways = nodes.map((n) => n.gateway);
     const admin = await new Api(gateways[0]).signIn(ADMIN.email, ADMIN.password);
     const stock = total * QUANTITY + 100;
-    const product = await admin.call("POST", "/admin/products", { sku: "BENCH-1", name: "Benchmark mug", price: PRICE, stock, category: "bench" });
+    const product = await ok("product", admin.client.POST("/api/v1/admin/products", { body: { sku: "BENCH-1", name: "Benchmark mug", price: PRICE, stock, category: "bench" } }));
     const clients = await signUpClients(gateways);
 
     console.log(`\nCheckout on the real stack: ${CLIENTS} clients × ${ROUNDS} checkouts (add to basket, checkout, payment, pay)`);

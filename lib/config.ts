@@ -170,6 +170,8 @@ export function loadConfig(env: Env = process.env) {
        * version). Changes drop it at once through a broadcast; this bounds staleness if one is lost.
        */
       accessCacheTtlMs: int(env, "ACCESS_CACHE_TTL_MS", 5000, 0, 60_000),
+      /** scrypt's cost N = 2^this for new password hashes (each hash records its own, so it can change at any time). */
+      passwordHashLogN: int(env, "PASSWORD_HASH_LOG_N", 15, 10, 20),
     },
     http: {
       corsOrigins: list(env, "CORS_ORIGINS") ?? [],

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: brings the real stack up (scripts/stack.sh), then type-check, lint and
-# jest (unit, integration against the real servers, e2e). Extra arguments go to jest.
+# The whole test suite: brings the real stack up (scripts/stack.sh), then type-check, lint, the API
+# contract (schemathesis, scripts/contract.sh) and jest (unit, integration against the real servers,
+# e2e). Extra arguments go to jest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/ensure-node.sh
@@ -14,9 +15,12 @@ echo "[test] type-check"
 npx tsc --noEmit
 echo "[test] lint"
 npx eslint .
+status=0
+# The API contract, fuzzed: schemathesis against an embedded shop as anonymous, a user and an admin.
+echo "[test] API contract (scripts/contract.sh)"
+bash scripts/contract.sh run || status=1
 echo "[test] jest"
 report="$(mktemp)"
-status=0
 npx jest --json --outputFile="$report" "$@" || status=$?
 echo "[test] storefront: build and browser tests (web/)"
 bash scripts/web.sh test || status=$?

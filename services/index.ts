@@ -5,7 +5,8 @@
 import type { ServiceSchema } from "moleculer";
 import type { ServiceName } from "../lib/config";
 
-type Loader = () => Promise<{ default: ServiceSchema }>;
+/** Any service's schema, whatever its settings, methods and `this` (typed in the service itself). */
+type Loader = () => Promise<{ default: ServiceSchema<any, any, any, any> }>;
 
 export const serviceLoaders: Record<ServiceName, Loader> = {
   api: () => import("./api/api.service"),

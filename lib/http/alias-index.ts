@@ -78,6 +78,14 @@ export class AliasIndex<A extends AliasLike> {
     return bucket;
   }
 
+  /**
+   * The methods some alias answers at this URL (for a 405's `Allow` header and OPTIONS), empty for
+   * an unknown path. Only asked when a request found no alias for its own method.
+   */
+  allowedMethods(url: string): string[] {
+    return [...this.byMethod.keys()].filter((method) => this.resolve(url, method)).sort();
+  }
+
   resolve(url: string, method: string): AliasMatch<A> {
     if (!PRINTABLE_ASCII.test(url)) return resolveLinear(this.aliases, url, method);
     const bucket = this.byMethod.get(method) ?? this.anyMethod;

@@ -112,12 +112,23 @@ export function nullProblems(params: unknown, schema: Record<string, unknown> | 
   });
 }
 
+/**
+ * fastest-validator gives an optional field that was not sent the key `undefined` when its rule has
+ * a `custom` check (the character counts of lib/params.ts): a field that was not sent stays absent,
+ * so that `{...defaults, ...params}` and "nothing to change" mean what they say.
+ */
+export function dropUndefined(params: unknown): void {
+  if (!params || typeof params !== "object" || Array.isArray(params)) return;
+  for (const key of Object.keys(params)) if ((params as Record<string, unknown>)[key] === undefined) delete (params as Record<string, unknown>)[key];
+}
+
 /** Broker middleware: the checks above on the parameters of every REST action, wherever it runs. */
 export const ClientInputMiddleware: Middleware = {
   name: "ClientInput",
   localAction(next: any, action: any) {
     if (!action.rest) return next;
     return (ctx: any) => {
+      dropUndefined(ctx.params);
       const problems = [...controlCharacterProblems(ctx.params), ...nullProblems(ctx.params, action.params)];
       if (problems.length) return Promise.reject(new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", problems));
       return next(ctx);

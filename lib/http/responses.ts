@@ -18,7 +18,7 @@ export function noContent(ctx: Ctx): null {
   return null;
 }
 
-const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
+export const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The request's Idempotency-Key header, required on POSTs that create or charge (400 without it). */
 export function requireIdempotencyKey(ctx: Ctx): string {

@@ -19,6 +19,8 @@ import { resolveJwtSecret, TokenService, InvalidTokenError } from "../../lib/aut
 import { AccessCache, type AccessState } from "../../lib/auth/access-cache";
 import { buildOpenApi, type RouteEntry } from "../../lib/http/openapi";
 import { AliasIndex } from "../../lib/http/alias-index";
+import { allowHeader, MethodNotAllowedError, pathOf } from "../../lib/http/methods";
+import { ref } from "../../lib/http/schemas";
 import { ResponseCache } from "../../lib/http/response-cache";
 import { clientIp, MemoryRateLimitStore, RateLimiter, RedisRateLimitStore, type RateLimitStore } from "../../lib/http/rate-limit";
 import Redis from "ioredis";
@@ -139,6 +141,8 @@ const ApiService: ServiceSchema<any> = {
         bodyParsers: false,
         logging: ROUTE_LOGGING,
         aliases: {
+          // GET /health is the seeds' liveness probe: it answers like /health/live.
+          "GET /health": "api.health",
           "GET /health/live": "api.live",
           "GET /health/ready": "api.ready",
           "GET /health/detailed": "api.detailed",
@@ -211,12 +215,23 @@ const ApiService: ServiceSchema<any> = {
     // queue every other request behind it, which is what per-action bulkheads are there to prevent.
     rest: { circuitBreaker: { enabled: false }, bulkhead: { enabled: false } },
 
+    health: {
+      summary: "Liveness (the seeds' path): 200 while the process runs",
+      responses: { 200: ref("Health") },
+      handler() {
+        return { status: "up" };
+      },
+    },
     live: {
+      summary: "Liveness: 200 while the process runs",
+      responses: { 200: ref("Health") },
       handler() {
         return { status: "up" };
       },
     },
     ready: {
+      summary: "Readiness: 200 when every dependency answers and every service is routed, 503 otherwise",
+      responses: { 200: ref("Health"), 503: ref("Health") },
       async handler(ctx: Context<unknown, ShopMeta>) {
         const report = await this.healthReport();
         if (report.status !== "up") ctx.meta.$statusCode = 503;
@@ -224,6 +239,8 @@ const ApiService: ServiceSchema<any> = {
       },
     },
     detailed: {
+      summary: "Each dependency check with its status and latency, missing services, pending routes",
+      responses: { 200: ref("HealthReport"), 503: ref("HealthReport") },
       async handler(ctx: Context<unknown, ShopMeta>) {
         const report = await this.healthReport();
         if (report.status !== "up") ctx.meta.$statusCode = 503;
@@ -231,6 +248,8 @@ const ApiService: ServiceSchema<any> = {
       },
     },
     metrics: {
+      summary: "Prometheus text of this node",
+      responses: { 200: { type: "string", contentMediaType: "text/plain" } },
       handler(ctx: Context<unknown, ShopMeta>) {
         ctx.meta.$responseType = "text/plain; version=0.0.4; charset=utf-8";
         return prometheusText(this.broker) ?? "";
@@ -245,8 +264,10 @@ const ApiService: ServiceSchema<any> = {
       },
     },
     openapi: {
+      summary: "This document",
+      responses: { 200: ref("OpenApiDocument") },
       handler() {
-        return buildOpenApi(this.restRoutes(), { title: "Moleculer Shop API", version: "1" });
+        return buildOpenApi(this.documentedRoutes(), { title: "Moleculer Shop API", version: "1" });
       },
     },
     docs: {
@@ -270,6 +291,16 @@ const ApiService: ServiceSchema<any> = {
      * line has one), and public cached reads straight from the micro-cache.
      */
     httpHandler(req: IncomingMessage, res: ServerResponse, next?: unknown) {
+      // OPTIONS that is not a CORS preflight: which methods the path answers.
+      if (req.method === "OPTIONS" && !req.headers["access-control-request-method"]) {
+        const allow = this.currentAliasIndex().allowedMethods(pathOf(req.url));
+        if (allow.length) {
+          for (const [name, value] of API_SECURITY_HEADERS) res.setHeader(name, value);
+          res.writeHead(204, { Allow: allowHeader(allow) });
+          res.end();
+          return;
+        }
+      }
       const given = req.headers["x-request-id"];
       const requestId = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
       if (req.method === "GET" && this.responseCache.enabled && !req.headers.authorization) {
@@ -301,9 +332,19 @@ const ApiService: ServiceSchema<any> = {
 
     /** moleculer-web's route lookup, from an index of its aliases (lib/http/alias-index.ts), rebuilt when they change. */
     resolveAlias(url: string, method = "GET") {
+      const index: AliasIndex<any> = this.currentAliasIndex();
+      const found = index.resolve(url, method);
+      if (found) return found;
+      // A path the gateway knows, with another method: 405 with Allow (errorHandler sets the header).
+      const allow = index.allowedMethods(url);
+      if (allow.length) throw new MethodNotAllowedError(allow);
+      return false;
+    },
+
+    currentAliasIndex(): AliasIndex<any> {
       const aliases = this.aliases as any[];
       if (this.aliasIndex?.aliases !== aliases || this.aliasIndex.size !== aliases.length) this.aliasIndex = new AliasIndex(aliases);
-      return this.aliasIndex.resolve(url, method);
+      return this.aliasIndex;
     },
 
     /**
@@ -372,6 +413,7 @@ const ApiService: ServiceSchema<any> = {
      */
     errorHandler(req: Req, res: ServerResponse, err: any) {
       const error = bodyFailure(err) ?? err;
+      if (error instanceof MethodNotAllowedError) res.setHeader("Allow", allowHeader(error.allow));
       const clientError = typeof error?.code === "number" && error.code >= 400 && error.code < 500;
       if (!clientError) this.logServerFault(req, error);
       this.sendError(req, res, error);
@@ -453,9 +495,27 @@ const ApiService: ServiceSchema<any> = {
           auth: action.auth,
           params: action.params,
           summary: action.summary,
+          responses: action.responses,
+          headers: action.headers,
+          tags: action.tags,
+          bodyMinProperties: action.bodyMinProperties,
+          rawBody: alias.route.opts.name === "webhooks",
         });
       }
       return routes;
+    },
+
+    /** What the OpenAPI document shows: the REST route table and the gateway's own routes (health, metrics, the document). */
+    documentedRoutes(): RouteEntry[] {
+      const own = this.schema.actions as Record<string, any>;
+      const system: RouteEntry[] = [];
+      for (const alias of this.aliases as any[]) {
+        if (alias.route.opts.name !== "system" || typeof alias.action !== "string") continue;
+        const action = own[alias.action.slice("api.".length)];
+        if (!action?.responses) continue;
+        system.push({ method: alias.method, path: alias.fullPath, action: alias.action, auth: "public", summary: action.summary, responses: action.responses, system: true, tags: ["api"] });
+      }
+      return [...system, ...this.restRoutes()];
     },
 
     async healthReport() {

@@ -47,10 +47,11 @@ export function applyChange(basket: Basket, change: BasketChange): Basket {
   if (quantity === 0) return { ...basket, lines: basket.lines.filter((l) => l.productId !== product.productId) };
 
   if (quantity > MAX_QUANTITY_PER_LINE) {
-    throw new DomainError(422, "QUANTITY_LIMIT", `At most ${MAX_QUANTITY_PER_LINE} of one product per basket`, { productId: product.productId, quantity, max: MAX_QUANTITY_PER_LINE });
+    // The basket's state, not the request, is what stands in the way: a conflict.
+    throw new DomainError(409, "QUANTITY_LIMIT", `At most ${MAX_QUANTITY_PER_LINE} of one product per basket`, { productId: product.productId, quantity, max: MAX_QUANTITY_PER_LINE });
   }
   if (!existing && basket.lines.length >= MAX_LINES) {
-    throw new DomainError(422, "BASKET_FULL", `At most ${MAX_LINES} different products per basket`, { max: MAX_LINES });
+    throw new DomainError(409, "BASKET_FULL", `At most ${MAX_LINES} different products per basket`, { max: MAX_LINES });
   }
   const other = basket.lines.find((l) => l.productId !== product.productId);
   if (other && other.currency !== product.currency) {

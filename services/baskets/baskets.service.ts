@@ -3,31 +3,58 @@
  * change. Lines carry the catalog's name and price, never the client's; the owner comes from the
  * token, never from the request.
  */
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import Redis from "ioredis";
 import { config } from "../../lib/config";
 import { registerHealthCheck, unregisterHealthCheck } from "../../lib/health";
 import type { ShopMeta } from "../../lib/http/access";
 import { noContent } from "../../lib/http/responses";
-import { applyChange, toBasketView, MAX_QUANTITY_PER_LINE, type CatalogEntry } from "./basket";
+import { ref } from "../../lib/http/schemas";
+import { idInPath, MAX_ID, text } from "../../lib/params";
+import { applyChange, toBasketView, MAX_QUANTITY_PER_LINE, type Basket, type BasketView, type CatalogEntry } from "./basket";
 import { MemoryBasketStore, RedisBasketStore, type BasketStore, type StoredBasket } from "./store";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
 import { envelope } from "../../lib/events/envelope";
-import { MemoryDeadLetters, RedisDeadLetters } from "../../lib/events/stores";
+import { MemoryDeadLetters, RedisDeadLetters, type DeadLetterStore, type OutboxStore } from "../../lib/events/stores";
 
 type Ctx<P = unknown> = Context<P, ShopMeta>;
 
 const cfg = config();
-const productId = { type: "number", integer: true, positive: true, convert: true } as const;
+/** A product id in the body (a JSON number) and in the path. */
+const productId = { type: "number", integer: true, min: 1, max: MAX_ID, convert: false } as const;
+const productIdInPath = idInPath();
 const quantity = (min: number) => ({ type: "number", integer: true, min, max: MAX_QUANTITY_PER_LINE, convert: false }) as const;
-const userIdParam = { userId: { type: "string", min: 1, max: 64 } } as const;
+const userIdParam = { userId: text(64, { min: 1 }) } as const;
+const BASKET = { 200: ref("Basket") };
 
-const BasketsService: ServiceSchema<any> = {
+/** The service's types (the pattern of services/notifications): `this` is the service with these. */
+interface BasketsSettings extends ServiceSettingSchema {
+  rest: string;
+}
+interface BasketsMethods {
+  view(stored: StoredBasket): BasketView;
+  change(ctx: Ctx, apply: (basket: Basket) => Basket): Promise<BasketView>;
+  catalogEntry(ctx: Ctx, id: number): Promise<CatalogEntry>;
+  onOrderPaid(event: { id: string; data: { userId: string; orderId: string } }): Promise<"applied" | "duplicate">;
+}
+/** What created() and the Kafka bridge mixin put on the service. */
+interface BasketsVars {
+  redis?: Redis;
+  store: BasketStore;
+  /** Read by the Kafka bridge: the store's outbox and where failing events end. */
+  outbox: OutboxStore;
+  deadLetters: DeadLetterStore;
+  /** The Kafka bridge's: wakes the outbox relay after a write. */
+  kickRelay(): void;
+}
+type BasketsThis = Service<BasketsSettings> & BasketsMethods & BasketsVars;
+
+const BasketsService: ServiceSchema<BasketsSettings, BasketsMethods, BasketsVars> = {
   name: "baskets",
   mixins: [
     KafkaBridgeMixin({
       handlers: {
-        "order.paid"(event) {
+        "order.paid"(this: BasketsThis, event) {
           return this.onOrderPaid(event);
         },
       },
@@ -41,7 +68,8 @@ const BasketsService: ServiceSchema<any> = {
       rest: "GET /basket",
       auth: "user",
       summary: "The caller's basket (empty when there is none)",
-      async handler(ctx: Ctx) {
+      responses: BASKET,
+      async handler(this: BasketsThis, ctx: Ctx) {
         return this.view(await this.store.read(ctx.meta.user!.id));
       },
     },
@@ -52,9 +80,10 @@ const BasketsService: ServiceSchema<any> = {
       summary: "Add a product (merged with its line); name and price come from the catalog",
       // Strict: a client-sent `unitPrice` or `name` is refused, not silently trusted.
       params: { $$strict: true, productId, quantity: quantity(1) },
-      async handler(ctx: Ctx<{ productId: number; quantity: number }>) {
+      responses: { ...BASKET, errors: [404, 409] },
+      async handler(this: BasketsThis, ctx: Ctx<{ productId: number; quantity: number }>) {
         const product = await this.catalogEntry(ctx, ctx.params.productId);
-        return this.change(ctx, (b: any) => applyChange(b, { kind: "add", product, quantity: ctx.params.quantity }));
+        return this.change(ctx, (b) => applyChange(b, { kind: "add", product, quantity: ctx.params.quantity }));
       },
     },
 
@@ -62,11 +91,12 @@ const BasketsService: ServiceSchema<any> = {
       rest: "PUT /basket/items/:productId",
       auth: "user",
       summary: "Set a line's quantity (0 removes it)",
-      params: { $$strict: true, productId, quantity: quantity(0) },
-      async handler(ctx: Ctx<{ productId: number; quantity: number }>) {
-        if (ctx.params.quantity === 0) return this.change(ctx, (b: any) => applyChange(b, { kind: "remove", productId: ctx.params.productId }));
+      params: { $$strict: true, productId: productIdInPath, quantity: quantity(0) },
+      responses: { ...BASKET, errors: [404, 409] },
+      async handler(this: BasketsThis, ctx: Ctx<{ productId: number; quantity: number }>) {
+        if (ctx.params.quantity === 0) return this.change(ctx, (b) => applyChange(b, { kind: "remove", productId: ctx.params.productId }));
         const product = await this.catalogEntry(ctx, ctx.params.productId);
-        return this.change(ctx, (b: any) => applyChange(b, { kind: "set", product, quantity: ctx.params.quantity }));
+        return this.change(ctx, (b) => applyChange(b, { kind: "set", product, quantity: ctx.params.quantity }));
       },
     },
 
@@ -74,9 +104,10 @@ const BasketsService: ServiceSchema<any> = {
       rest: "DELETE /basket/items/:productId",
       auth: "user",
       summary: "Remove a line",
-      params: { productId },
-      async handler(ctx: Ctx<{ productId: number }>) {
-        return this.change(ctx, (b: any) => applyChange(b, { kind: "remove", productId: ctx.params.productId }));
+      params: { productId: productIdInPath },
+      responses: BASKET,
+      async handler(this: BasketsThis, ctx: Ctx<{ productId: number }>) {
+        return this.change(ctx, (b) => applyChange(b, { kind: "remove", productId: ctx.params.productId }));
       },
     },
 
@@ -84,7 +115,8 @@ const BasketsService: ServiceSchema<any> = {
       rest: "DELETE /basket",
       auth: "user",
       summary: "Empty the caller's basket",
-      async handler(ctx: Ctx) {
+      responses: { 204: true },
+      async handler(this: BasketsThis, ctx: Ctx) {
         await this.store.clear(ctx.meta.user!.id);
         return noContent(ctx);
       },
@@ -95,7 +127,8 @@ const BasketsService: ServiceSchema<any> = {
       auth: "admin",
       summary: "Anyone's basket",
       params: userIdParam,
-      async handler(ctx: Ctx<{ userId: string }>) {
+      responses: BASKET,
+      async handler(this: BasketsThis, ctx: Ctx<{ userId: string }>) {
         return this.view(await this.store.read(ctx.params.userId));
       },
     },
@@ -105,7 +138,8 @@ const BasketsService: ServiceSchema<any> = {
       auth: "admin",
       summary: "Empty anyone's basket",
       params: userIdParam,
-      async handler(ctx: Ctx<{ userId: string }>) {
+      responses: { 204: true },
+      async handler(this: BasketsThis, ctx: Ctx<{ userId: string }>) {
         await this.store.clear(ctx.params.userId);
         return noContent(ctx);
       },
@@ -115,18 +149,18 @@ const BasketsService: ServiceSchema<any> = {
     ofUser: {
       idempotent: true,
       params: userIdParam,
-      async handler(ctx: Ctx<{ userId: string }>) {
+      async handler(this: BasketsThis, ctx: Ctx<{ userId: string }>) {
         return this.view(await this.store.read(ctx.params.userId));
       },
     },
   },
 
   methods: {
-    view(stored: StoredBasket) {
+    view(stored: StoredBasket): BasketView {
       return toBasketView(stored.basket, stored.expiresAt);
     },
 
-    async change(ctx: Ctx, apply: Parameters<BasketStore["update"]>[1]) {
+    async change(this: BasketsThis, ctx: Ctx, apply: Parameters<BasketStore["update"]>[1]): Promise<BasketView> {
       return this.view(await this.store.update(ctx.meta.user!.id, apply));
     },
 
@@ -140,7 +174,7 @@ const BasketsService: ServiceSchema<any> = {
      * The basket's side of the payment flow: a paid order empties its owner's basket, once per
      * event however often it is delivered. Called by the integration-event consumer.
      */
-    async onOrderPaid(event: { id: string; data: { userId: string; orderId: string } }): Promise<"applied" | "duplicate"> {
+    async onOrderPaid(this: BasketsThis, event: { id: string; data: { userId: string; orderId: string } }): Promise<"applied" | "duplicate"> {
       const { userId, orderId } = event.data;
       const cleared = envelope("baskets", "basket.cleared", userId, { userId, orderId, reason: "order.paid" });
       const applied = await this.store.clearOnce(userId, event.id, cleared);
@@ -152,7 +186,7 @@ const BasketsService: ServiceSchema<any> = {
     },
   },
 
-  created() {
+  created(this: BasketsThis) {
     const ttlMs = cfg.baskets.ttlSeconds * 1000;
     this.redis = cfg.redisUrl ? new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 }) : undefined;
     // Keys carry the namespace: shops (or test runs) sharing one Redis stay apart.
@@ -162,12 +196,12 @@ const BasketsService: ServiceSchema<any> = {
     this.deadLetters = this.redis ? new RedisDeadLetters(this.redis, `${cfg.namespace}:dead-letters:baskets`) : new MemoryDeadLetters();
   },
 
-  async started() {
+  async started(this: BasketsThis) {
     await this.redis?.connect();
     if (this.redis) registerHealthCheck("baskets.redis", () => this.store.ping());
   },
 
-  async stopped() {
+  async stopped(this: BasketsThis) {
     unregisterHealthCheck("baskets.redis");
     this.redis?.disconnect();
   },

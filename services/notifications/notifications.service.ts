@@ -2,7 +2,7 @@
  * What the shop told whom: every customer-facing integration event becomes one message, recorded
  * once per event id (a mail or push gateway would send it from here).
  */
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { DataTypes, Model, type Sequelize, type InferAttributes, type InferCreationAttributes, type CreationOptional } from "sequelize";
 import { SqlDbMixin } from "../../mixins/sql-db.mixin";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
@@ -12,6 +12,8 @@ import type { EventHandlers, EventType, IntegrationEvent } from "../../lib/event
 import { integrationEventMigrations, processOnce, SqlDeadLetters } from "../../lib/events/stores";
 import type { ShopMeta } from "../../lib/http/access";
 import { messageFor } from "./messages";
+import { queryInt } from "../../lib/params";
+import { arrayOf } from "../../lib/http/schemas";
 
 class Notification extends Model<InferAttributes<Notification>, InferCreationAttributes<Notification>> {
   declare id: CreationOptional<number>;
@@ -63,15 +65,37 @@ const migrations: Migration[] = [
   },
 ];
 
+/**
+ * The service's types, as Moleculer's TypeScript schemas take them (ServiceSchema<Settings, Methods,
+ * Vars>): `this` in actions, methods, events and lifecycle handlers is the service with these, so a
+ * misspelt method or a wrong argument is a compile error, not an undefined at run time.
+ */
+interface NotificationsSettings extends ServiceSettingSchema {
+  /** Actions declare absolute REST paths (under /api/v1). */
+  rest: string;
+}
+interface NotificationsMethods {
+  /** Records the message an event means for its customer, once per event id. */
+  record(event: Envelope): Promise<void>;
+}
+/** What the mixins and created() put on the service. */
+interface NotificationsVars {
+  /** SqlDbMixin's connection to the notifications database. */
+  sequelize: Sequelize;
+  /** Read by the Kafka bridge: where events that keep failing end. */
+  deadLetters: SqlDeadLetters;
+}
+type NotificationsThis = Service<NotificationsSettings> & NotificationsMethods & NotificationsVars;
+
 /** The events a customer hears about (messages.ts words each). */
 const TOLD: EventType[] = ["order.created", "order.cancelled", "order.expired", "payment.completed", "payment.failed", "payment.refunded"];
 
-const NotificationsService: ServiceSchema<any> = {
+const NotificationsService: ServiceSchema<NotificationsSettings, NotificationsMethods, NotificationsVars> = {
   name: "notifications",
   // Moleculer starts the last mixin first: the database (and its migrations) before the bridge.
   mixins: [
     KafkaBridgeMixin({
-      handlers: Object.fromEntries(TOLD.map((type) => [type, function (this: any, event: IntegrationEvent) { return this.record(event); }])) as EventHandlers,
+      handlers: Object.fromEntries(TOLD.map((type) => [type, function (this: NotificationsThis, event: IntegrationEvent) { return this.record(event); }])) as EventHandlers,
     }),
     SqlDbMixin({ service: "notifications", models: defineModels, migrations: [...migrations, ...integrationEventMigrations] }),
   ],
@@ -83,8 +107,9 @@ const NotificationsService: ServiceSchema<any> = {
       rest: "GET /notifications",
       auth: "user",
       summary: "What the shop told the caller, newest first",
-      params: { limit: { type: "number", integer: true, min: 1, max: 100, optional: true, convert: true } },
-      async handler(ctx: Context<{ limit?: number }, ShopMeta>) {
+      params: { limit: queryInt({ min: 1, max: 100, optional: true }) },
+      responses: { 200: arrayOf("Notification") },
+      async handler(this: NotificationsThis, ctx: Context<{ limit?: number }, ShopMeta>) {
         const rows = await Notification.findAll({ where: { userId: ctx.meta.user!.id }, order: [["id", "DESC"]], limit: ctx.params.limit ?? 20, raw: true });
         return rows.map(({ eventType, channel, subject, body, createdAt }) => ({ eventType, channel, subject, body, createdAt: new Date(createdAt).toISOString() }));
       },
@@ -92,7 +117,7 @@ const NotificationsService: ServiceSchema<any> = {
   },
 
   methods: {
-    async record(event: Envelope) {
+    async record(this: NotificationsThis, event: Envelope): Promise<void> {
       const message = messageFor(event);
       if (!message) return;
       await processOnce(this.sequelize, "notifications", event.id, async (transaction) => {
@@ -101,7 +126,7 @@ const NotificationsService: ServiceSchema<any> = {
     },
   },
 
-  created() {
+  created(this: NotificationsThis) {
     this.deadLetters = new SqlDeadLetters(this.sequelize);
   },
 };

@@ -15,7 +15,8 @@ import { envelope } from "../../lib/events/envelope";
 import type { IntegrationEvent } from "../../lib/events/contracts";
 import { addToOutbox, integrationEventMigrations, processOnce, SqlDeadLetters, SqlOutbox } from "../../lib/events/stores";
 import { config } from "../../lib/config";
-import { pageParams as boundedPage } from "../../lib/params";
+import { pageParams as boundedPage, queryDateTime, text } from "../../lib/params";
+import { page, ref } from "../../lib/http/schemas";
 import type { ShopMeta } from "../../lib/http/access";
 import { created, replayed, requireIdempotencyKey } from "../../lib/http/responses";
 import { createdBetween, newestFirst } from "../../lib/sql";
@@ -34,6 +35,12 @@ const pageParams = {
   ...boundedPage,
   status: { type: "enum", values: ORDER_STATUSES, optional: true },
 } as const;
+
+const ORDER_LINKS = {
+  GetOrder: { operationId: "orders.get", parameters: { id: "$response.body#/id" } },
+  CancelOrder: { operationId: "orders.cancel", parameters: { id: "$response.body#/id" } },
+  StartPayment: { operationId: "payments.start", requestBody: { orderId: "$response.body#/id" } },
+};
 
 /** The same request, whatever the order of its fields. */
 function requestHash(params: Record<string, unknown>): string {
@@ -73,7 +80,9 @@ const OrdersService: ServiceSchema<any> = {
       rest: "POST /orders",
       auth: "user",
       summary: "Order the caller's basket (Idempotency-Key header required): 201 pending_payment, stock reserved until payBy; 409 while another order awaits payment",
-      params: { $$strict: true, note: { type: "string", max: 500, optional: true } },
+      params: { $$strict: true, note: text(500, { optional: true }) },
+      headers: { "Idempotency-Key": "required" },
+      responses: { 201: ref("Order"), replay: true, errors: [409], links: ORDER_LINKS },
       async handler(ctx: Ctx<{ note?: string }>) {
         const userId = ctx.meta.user!.id;
         const key = requireIdempotencyKey(ctx);
@@ -134,6 +143,7 @@ const OrdersService: ServiceSchema<any> = {
       auth: "user",
       summary: "The caller's orders, newest first",
       params: pageParams,
+      responses: { 200: page("OrderSummary") },
       handler(ctx: Ctx<{ limit?: number; offset?: number; status?: OrderStatus }>) {
         return this.page({ userId: ctx.meta.user!.id }, ctx.params);
       },
@@ -144,6 +154,7 @@ const OrdersService: ServiceSchema<any> = {
       auth: "user",
       summary: "One of the caller's orders, with its lines and history",
       params: idParam,
+      responses: { 200: ref("Order"), errors: [404] },
       async handler(ctx: Ctx<{ id: string }>) {
         return this.view(await this.ownOrderId(ctx, ctx.params.id));
       },
@@ -154,6 +165,7 @@ const OrdersService: ServiceSchema<any> = {
       auth: "user",
       summary: "Cancel one of the caller's orders before it is paid; its stock is released",
       params: idParam,
+      responses: { 200: ref("Order"), errors: [404, 409] },
       async handler(ctx: Ctx<{ id: string }>) {
         const id = await this.ownOrderId(ctx, ctx.params.id);
         await inTransaction(this.sequelize, async (transaction) => {
@@ -172,10 +184,11 @@ const OrdersService: ServiceSchema<any> = {
       summary: "All orders; filters by status, user and creation date",
       params: {
         ...pageParams,
-        userId: { type: "string", max: 64, optional: true },
-        from: { type: "date", convert: true, optional: true },
-        to: { type: "date", convert: true, optional: true },
+        userId: text(64, { optional: true }),
+        from: queryDateTime({ optional: true }),
+        to: queryDateTime({ optional: true }),
       },
+      responses: { 200: page("OrderSummary") },
       handler(ctx: Ctx<{ limit?: number; offset?: number; status?: OrderStatus; userId?: string; from?: Date; to?: Date }>) {
         const where: any = {};
         if (ctx.params.userId) where.userId = ctx.params.userId;
@@ -189,6 +202,7 @@ const OrdersService: ServiceSchema<any> = {
       auth: "admin",
       summary: "Any order, with its lines and history",
       params: idParam,
+      responses: { 200: ref("Order"), errors: [404] },
       async handler(ctx: Ctx<{ id: string }>) {
         if (!(await Order.findByPk(ctx.params.id, { attributes: ["id"], raw: true }))) throw notFound("order", { id: ctx.params.id });
         return this.view(ctx.params.id);
@@ -200,6 +214,7 @@ const OrdersService: ServiceSchema<any> = {
       auth: "admin",
       summary: "Mark a paid order as shipped",
       params: idParam,
+      responses: { 200: ref("Order"), errors: [404, 409] },
       async handler(ctx: Ctx<{ id: string }>) {
         await inTransaction(this.sequelize, (t) => this.move(ctx.params.id, "fulfilled", `fulfilled by ${ctx.meta.user?.id ?? "an admin"}`, t));
         return this.view(ctx.params.id);
@@ -228,7 +243,8 @@ const OrdersService: ServiceSchema<any> = {
   methods: {
     async replay(ctx: Ctx, order: any, hash: string) {
       if (order.requestHash !== hash) {
-        throw new DomainError(422, "IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different request", { orderId: order.id });
+        // The key's first request is what stands in the way: a conflict, like a key still in use.
+        throw new DomainError(409, "IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different request", { orderId: order.id });
       }
       return replayed(ctx, await this.view(order.id));
     },

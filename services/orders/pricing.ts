@@ -22,7 +22,7 @@ export interface OrderLine {
 }
 
 export function priceLines(items: BasketItem[], catalog: CatalogProduct[]): { lines: OrderLine[]; total: number; currency: string } {
-  if (items.length === 0) throw new DomainError(422, "EMPTY_BASKET", "The basket is empty: nothing to order");
+  if (items.length === 0) throw new DomainError(409, "EMPTY_BASKET", "The basket is empty: nothing to order");
   const byId = new Map(catalog.map((p) => [p.id, p]));
   const unavailable = items.filter((i) => !byId.has(i.productId)).map((i) => ({ productId: i.productId, reason: "unavailable" }));
   if (unavailable.length) throw new DomainError(409, "PRODUCT_UNAVAILABLE", "Some products can no longer be ordered", { lines: unavailable });

@@ -20,7 +20,8 @@ import { created, noContent, replayed, requireIdempotencyKey } from "../../lib/h
 import { definePaymentModels, Payment, PaymentMethod, Refund, type RefundRecord } from "./payment.model";
 import { paymentMigrations } from "./migrations";
 import { CLOSED, PAYMENT_STATUSES, REFUNDABLE, sourcesOf, type PaymentStatus } from "./payment-state";
-import { pageParams } from "../../lib/params";
+import { MAX_ID, pageParams, queryDateTime, text } from "../../lib/params";
+import { arrayOf, page, ref } from "../../lib/http/schemas";
 import { SimulatedProvider, StripeProvider, verifyStripeWebhook } from "./providers";
 
 type Ctx<P = unknown> = Context<P, ShopMeta>;
@@ -31,9 +32,18 @@ const idParam = { id: { type: "uuid" } } as const;
 const listParams = {
   ...pageParams,
   status: { type: "enum", values: PAYMENT_STATUSES, optional: true },
-  from: { type: "date", convert: true, optional: true },
-  to: { type: "date", convert: true, optional: true },
+  from: queryDateTime({ optional: true }),
+  to: queryDateTime({ optional: true }),
 } as const;
+const PAYMENT_LINKS = {
+  GetPayment: { operationId: "payments.get", parameters: { id: "$response.body#/id" } },
+  ProcessPayment: { operationId: "payments.process", parameters: { id: "$response.body#/id" } },
+  CancelPayment: { operationId: "payments.cancel", parameters: { id: "$response.body#/id" } },
+};
+const METHOD_LINKS = {
+  MakeDefaultMethod: { operationId: "payments.makeDefaultMethod", parameters: { id: "$response.body#/id" } },
+  RemoveMethod: { operationId: "payments.removeMethod", parameters: { id: "$response.body#/id" } },
+};
 const PAID: PaymentStatus[] = ["completed", "partially_refunded", "refunded"];
 type ListParams = { limit?: number; offset?: number; status?: PaymentStatus; from?: Date; to?: Date };
 
@@ -67,6 +77,8 @@ const PaymentsService: ServiceSchema<any> = {
       auth: "user",
       summary: "Create the payment of one of the caller's orders (Idempotency-Key header required); the amount is the order's",
       params: { $$strict: true, orderId: { type: "uuid" } },
+      headers: { "Idempotency-Key": "required" },
+      responses: { 201: ref("Payment"), replay: true, errors: [404, 409], links: PAYMENT_LINKS },
       async handler(ctx: Ctx<{ orderId: string }>) {
         const userId = ctx.meta.user!.id;
         const key = requireIdempotencyKey(ctx);
@@ -94,7 +106,8 @@ const PaymentsService: ServiceSchema<any> = {
       rest: "POST /payments/:id/process",
       auth: "user",
       summary: "Confirm one of the caller's payments with a payment method; a completed payment is never charged again",
-      params: { $$strict: true, ...idParam, paymentMethod: { type: "string", min: 3, max: 255, pattern: /^pm_[A-Za-z0-9_]+$/ } },
+      params: { $$strict: true, ...idParam, paymentMethod: { type: "string", min: 4, max: 255, pattern: /^pm_[A-Za-z0-9_]+$/ } },
+      responses: { 200: ref("PaymentDetail"), errors: [404, 409] },
       async handler(ctx: Ctx<{ id: string; paymentMethod: string }>) {
         const payment = await this.own(ctx, ctx.params.id);
         if (PAID.includes(payment.status)) return this.detailedView(payment);
@@ -122,6 +135,7 @@ const PaymentsService: ServiceSchema<any> = {
       auth: "user",
       summary: "Cancel one of the caller's payments before it completes",
       params: idParam,
+      responses: { 200: ref("PaymentDetail"), errors: [404, 409] },
       async handler(ctx: Ctx<{ id: string }>) {
         const payment = await this.own(ctx, ctx.params.id);
         if (payment.status === "processing" && !payment.nextAction) {
@@ -142,13 +156,20 @@ const PaymentsService: ServiceSchema<any> = {
       rest: "POST /payments/:id/refund",
       auth: "admin",
       summary: "Refund all or part of a completed payment (optional Idempotency-Key); refunds add up and never exceed the amount",
-      params: { $$strict: true, ...idParam, amount: { type: "number", integer: true, positive: true, optional: true, convert: false }, reason: { type: "string", min: 1, max: 500 } },
+      params: {
+        $$strict: true,
+        ...idParam,
+        amount: { type: "number", integer: true, min: 1, max: MAX_ID, optional: true, convert: false },
+        reason: text(500, { min: 1 }),
+      },
+      headers: { "Idempotency-Key": "optional" },
+      responses: { 200: ref("PaymentDetail"), errors: [404, 409] },
       async handler(ctx: Ctx<{ id: string; amount?: number; reason: string }>) {
         // A client key makes a retried refund a replay; without one every request is a new refund.
         const key = ctx.meta.idempotencyKey ? `api:${ctx.meta.user!.id}:${requireIdempotencyKey(ctx)}` : `api:${randomUUID()}`;
         const refund = await this.refund(ctx.params.id, ctx.params.amount, ctx.params.reason, key);
         if (refund.replayed && ctx.params.amount !== undefined && refund.amount !== ctx.params.amount) {
-          throw new DomainError(422, "IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different request", { refundId: refund.id });
+          throw new DomainError(409, "IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different request", { refundId: refund.id });
         }
         return this.detailedView((await Payment.findByPk(ctx.params.id, { raw: true }))!);
       },
@@ -159,6 +180,7 @@ const PaymentsService: ServiceSchema<any> = {
       auth: "user",
       summary: "The caller's payments, newest first; filters by status and creation date",
       params: listParams,
+      responses: { 200: page("Payment") },
       handler(ctx: Ctx<ListParams>) {
         return this.page({ userId: ctx.meta.user!.id }, ctx.params);
       },
@@ -169,6 +191,7 @@ const PaymentsService: ServiceSchema<any> = {
       auth: "user",
       summary: "One of the caller's payments",
       params: idParam,
+      responses: { 200: ref("PaymentDetail"), errors: [404] },
       async handler(ctx: Ctx<{ id: string }>) {
         return this.detailedView(await this.own(ctx, ctx.params.id));
       },
@@ -179,6 +202,7 @@ const PaymentsService: ServiceSchema<any> = {
       auth: "admin",
       summary: "All payments; filters by status and creation date",
       params: listParams,
+      responses: { 200: page("Payment") },
       handler(ctx: Ctx<ListParams>) {
         return this.page({}, ctx.params);
       },
@@ -187,9 +211,12 @@ const PaymentsService: ServiceSchema<any> = {
     adminOfUser: {
       rest: "GET /admin/users/:userId/payments",
       auth: "admin",
-      summary: "One user's payments",
-      params: { ...listParams, userId: { type: "string", min: 1, max: 64 } },
-      handler(ctx: Ctx<ListParams & { userId: string }>) {
+      summary: "One user's payments (404 once the account is deleted; GET /admin/payments keeps them all)",
+      params: { ...listParams, userId: text(64, { min: 1 }) },
+      responses: { 200: page("Payment"), errors: [404] },
+      async handler(ctx: Ctx<ListParams & { userId: string }>) {
+        // A sub-collection of the account: gone (or never there) with it, like GET /admin/users/:id.
+        if (!(await ctx.call("users.accessState", { id: ctx.params.userId }))) throw notFound("user", { id: ctx.params.userId });
         return this.page({ userId: ctx.params.userId }, ctx.params);
       },
     },
@@ -198,6 +225,7 @@ const PaymentsService: ServiceSchema<any> = {
       rest: "GET /admin/payments/stats",
       auth: "admin",
       summary: "Counts by status, success rate, revenue and refunds (per currency)",
+      responses: { 200: ref("PaymentStats") },
       async handler() {
         const rows = (await Payment.findAll({
           attributes: ["status", "currency", [fn("COUNT", col("id")), "count"], [fn("SUM", col("amount")), "amount"], [fn("SUM", col("refunded_amount")), "refunded"]],
@@ -225,6 +253,7 @@ const PaymentsService: ServiceSchema<any> = {
       auth: "admin",
       summary: "Any payment, with its refunds",
       params: idParam,
+      responses: { 200: ref("PaymentDetail"), errors: [404] },
       async handler(ctx: Ctx<{ id: string }>) {
         const payment = await Payment.findByPk(ctx.params.id, { raw: true });
         if (!payment) throw notFound("payment", { id: ctx.params.id });
@@ -238,6 +267,7 @@ const PaymentsService: ServiceSchema<any> = {
       rest: "GET /payment-methods",
       auth: "user",
       summary: "The caller's saved payment methods",
+      responses: { 200: arrayOf("PaymentMethod") },
       async handler(ctx: Ctx) {
         const rows = await PaymentMethod.findAll({ where: { userId: ctx.meta.user!.id }, order: [["createdAt", "ASC"], ["id", "ASC"]], raw: true });
         return rows.map(this.methodView);
@@ -248,13 +278,15 @@ const PaymentsService: ServiceSchema<any> = {
       rest: "POST /payment-methods",
       auth: "user",
       summary: "Save a provider payment-method token (pm_...); card numbers are refused",
-      params: { $$strict: true, token: { type: "string", min: 3, max: 255, pattern: /^pm_[A-Za-z0-9_]+$/ }, makeDefault: { type: "boolean", optional: true } },
+      params: { $$strict: true, token: { type: "string", min: 4, max: 255, pattern: /^pm_[A-Za-z0-9_]+$/ }, makeDefault: { type: "boolean", optional: true } },
+      responses: { 201: ref("PaymentMethod"), errors: [404], links: METHOD_LINKS },
       async handler(ctx: Ctx<{ token: string; makeDefault?: boolean }>) {
         let card;
         try {
           card = await this.provider.describeMethod(ctx.params.token);
         } catch (err: any) {
-          if (err?.unknownMethod || err?.type === "StripeInvalidRequestError") throw new DomainError(422, "UNKNOWN_PAYMENT_METHOD", "The provider does not know this payment method", { token: ctx.params.token });
+          // Well-formed, but naming nothing the provider has: like an unknown order id, a 404.
+          if (err?.unknownMethod || err?.type === "StripeInvalidRequestError") throw new DomainError(404, "UNKNOWN_PAYMENT_METHOD", "The provider does not know this payment method", { token: ctx.params.token });
           throw err;
         }
         const userId = ctx.meta.user!.id;
@@ -264,7 +296,7 @@ const PaymentsService: ServiceSchema<any> = {
           if (ctx.params.makeDefault && !first) await PaymentMethod.update({ isDefault: false }, { where: { userId }, transaction });
           await PaymentMethod.create({ id, userId, providerToken: ctx.params.token, ...card, isDefault: first || !!ctx.params.makeDefault }, { transaction });
         });
-        return created(ctx, "/api/v1/payment-methods", this.methodView((await PaymentMethod.findByPk(id, { raw: true }))!));
+        return created(ctx, `/api/v1/payment-methods/${id}`, this.methodView((await PaymentMethod.findByPk(id, { raw: true }))!));
       },
     },
 
@@ -273,6 +305,7 @@ const PaymentsService: ServiceSchema<any> = {
       auth: "user",
       summary: "Forget one of the caller's payment methods",
       params: idParam,
+      responses: { 204: true, errors: [404] },
       async handler(ctx: Ctx<{ id: string }>) {
         const removed = await PaymentMethod.destroy({ where: { id: ctx.params.id, userId: ctx.meta.user!.id } });
         if (removed === 0) throw notFound("payment method", { id: ctx.params.id });
@@ -285,6 +318,7 @@ const PaymentsService: ServiceSchema<any> = {
       auth: "user",
       summary: "Make one of the caller's payment methods the default",
       params: idParam,
+      responses: { 200: ref("PaymentMethod"), errors: [404] },
       async handler(ctx: Ctx<{ id: string }>) {
         const userId = ctx.meta.user!.id;
         await inTransaction(this.sequelize, async (transaction) => {
@@ -301,12 +335,15 @@ const PaymentsService: ServiceSchema<any> = {
     stripeWebhook: {
       auth: "public",
       summary: "Stripe webhook (signed with STRIPE_WEBHOOK_SECRET): payment_intent.succeeded, payment_intent.payment_failed, charge.refunded",
+      headers: { "Stripe-Signature": "required" },
+      responses: { 200: ref("WebhookReceipt"), errors: [400, 404] },
       async handler(ctx: Ctx) {
-        const secret = cfg.stripe.webhookSecret;
-        if (!secret) throw new DomainError(404, "NOT_FOUND", "Not found");
         const signature = ctx.meta.stripeSignature as string | undefined;
         const payload = ctx.meta.rawBody as string | undefined;
         if (!signature || payload === undefined) throw new DomainError(400, "INVALID_SIGNATURE", "Missing Stripe-Signature or body");
+        // Without a signing secret the shop takes no webhooks at all.
+        const secret = cfg.stripe.webhookSecret;
+        if (!secret) throw new DomainError(404, "NOT_FOUND", "Not found");
         let event;
         try {
           event = verifyStripeWebhook(payload, signature, secret);
@@ -342,7 +379,7 @@ const PaymentsService: ServiceSchema<any> = {
   methods: {
     async replay(ctx: Ctx, payment: any) {
       if (payment.orderId !== (ctx.params as any).orderId) {
-        throw new DomainError(422, "IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different request", { paymentId: payment.id });
+        throw new DomainError(409, "IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different request", { paymentId: payment.id });
       }
       return replayed(ctx, this.view(payment));
     },
@@ -507,7 +544,8 @@ const PaymentsService: ServiceSchema<any> = {
             const now = (await Payment.findByPk(paymentId, { transaction, raw: true }))!;
             this.assertRefundable(now);
             const remaining = now.amount - now.refundedAmount;
-            throw new DomainError(422, "REFUND_EXCEEDS_PAYMENT", `At most ${remaining} can still be refunded`, { remaining, requested: wanted });
+            // What was refunded before, not the request, stands in the way: a conflict.
+            throw new DomainError(409, "REFUND_EXCEEDS_PAYMENT", `At most ${remaining} can still be refunded`, { remaining, requested: wanted });
           }
           const created = await Refund.create({ paymentId, amount: wanted, reason, status: "pending", requestKey, providerRef: null }, { transaction });
           return { ...(created.get({ plain: true }) as RefundRecord), replayed: false };
@@ -593,7 +631,7 @@ const PaymentsService: ServiceSchema<any> = {
       const refunds = await Refund.findAll({ where: { paymentId: p.id }, order: [["id", "ASC"]], raw: true });
       return {
         ...this.view(p),
-        refunds: refunds.map((r) => ({ id: r.id, amount: Number(r.amount), status: r.status, reason: r.reason, createdAt: new Date(r.createdAt).toISOString() })),
+        refunds: refunds.map((r) => ({ id: Number(r.id), amount: Number(r.amount), status: r.status, reason: r.reason, createdAt: new Date(r.createdAt).toISOString() })),
       };
     },
 

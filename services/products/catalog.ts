@@ -2,7 +2,7 @@
  * Pure catalog rules: what a client may ask of the catalog and how a product is shown.
  * No Moleculer, no SQL: unit-tested on its own.
  */
-import { pageParams } from "../../lib/params";
+import { httpUrl, name, pageParams, queryInt, text } from "../../lib/params";
 
 export { MAX_PAGE_SIZE } from "../../lib/params";
 export const DEFAULT_PAGE_SIZE = 20;
@@ -68,13 +68,14 @@ export function toView(p: ProductRecord): ProductView {
     id: Number(p.id),
     sku: p.sku,
     name: p.name,
-    description: p.description,
+    // A product created without them has no such key until it is read back: always say null.
+    description: p.description ?? null,
     price: Number(p.price),
     currency: p.currency,
     stock: Number(p.stock),
     available: Math.max(0, Number(p.stock) - Number(p.reserved)),
     category: p.category,
-    imageUrl: p.imageUrl,
+    imageUrl: p.imageUrl ?? null,
     isActive: Boolean(p.isActive),
     createdAt: iso(p.createdAt),
     updatedAt: iso(p.updatedAt),
@@ -113,22 +114,25 @@ export const toInt = (v: unknown): number => Math.round(Number(v ?? 0));
 /** Parameter schemas (fastest-validator) shared by the actions and the OpenAPI document. */
 export const productFields = {
   sku: { type: "string", min: 1, max: 64, pattern: /^[A-Za-z0-9._-]+$/ },
-  name: { type: "string", min: 1, max: 200, trim: true },
-  description: { type: "string", max: 5000, optional: true, nullable: true },
+  name: name(200),
+  description: text(5000, { optional: true, nullable: true }),
   price: { type: "number", integer: true, min: 0, max: MAX_PRICE, convert: false },
   currency: { type: "string", pattern: /^[A-Z]{3}$/, optional: true },
   stock: { type: "number", integer: true, min: 0, max: 1_000_000_000, convert: false },
-  category: { type: "string", min: 1, max: 100, trim: true },
-  imageUrl: { type: "url", optional: true, nullable: true },
+  category: name(100),
+  imageUrl: httpUrl(500, { optional: true, nullable: true }),
   isActive: { type: "boolean", optional: true, convert: false },
 } as const;
 
+/** Names are stored trimmed (the rules only ask that they are not blank). */
+export const TRIMMED_FIELDS = ["name", "category"] as const;
+
 export const listParams = {
   ...pageParams,
-  category: { type: "string", min: 1, max: 100, optional: true },
+  category: text(100, { min: 1, optional: true }),
   // Bounded like every number that reaches SQL: 1e21 is no price, and some drivers cannot send it.
-  minPrice: { type: "number", integer: true, min: 0, max: MAX_PRICE, optional: true, convert: true },
-  maxPrice: { type: "number", integer: true, min: 0, max: MAX_PRICE, optional: true, convert: true },
-  q: { type: "string", min: 1, max: 100, optional: true },
+  minPrice: queryInt({ min: 0, max: MAX_PRICE, optional: true }),
+  maxPrice: queryInt({ min: 0, max: MAX_PRICE, optional: true }),
+  q: text(100, { min: 1, optional: true }),
   sort: { type: "enum", values: SORT_VALUES, optional: true },
 } as const;

@@ -13,7 +13,8 @@ import { envelope, type Envelope } from "../../lib/events/envelope";
 import type { Transaction } from "sequelize";
 import { addToOutbox, integrationEventMigrations, processOnce, SqlDeadLetters, SqlOutbox } from "../../lib/events/stores";
 import { config } from "../../lib/config";
-import { pageParams } from "../../lib/params";
+import { idInPath, MAX_ID, pageParams, queryBool, queryInt, text, trimmed } from "../../lib/params";
+import { arrayOf, page, ref } from "../../lib/http/schemas";
 import { DomainError, notFound } from "../../lib/errors";
 import type { ShopMeta } from "../../lib/http/access";
 import { created, noContent } from "../../lib/http/responses";
@@ -30,6 +31,7 @@ import {
   toAdminView,
   toInt,
   toView,
+  TRIMMED_FIELDS,
   type CatalogStats,
   type CategorySummary,
   type ProductRecord,
@@ -48,7 +50,15 @@ interface ListParams {
 
 const cfg = config();
 // Ids are INTEGER columns: a larger number names no product and is refused before SQL.
-const idParam = { id: { type: "number", integer: true, positive: true, max: 2_147_483_647, convert: true } } as const;
+const idParam = { id: idInPath() } as const;
+/** From a new or changed product to what can be done with it next (OpenAPI links). */
+const PRODUCT_LINKS = {
+  AdminGetProduct: { operationId: "products.adminGet", parameters: { id: "$response.body#/id" } },
+  PatchProduct: { operationId: "products.patch", parameters: { id: "$response.body#/id" } },
+  SetStock: { operationId: "products.setStock", parameters: { id: "$response.body#/id" } },
+  ReceiveStock: { operationId: "products.receiveStock", parameters: { id: "$response.body#/id" } },
+  DeleteProduct: { operationId: "products.remove", parameters: { id: "$response.body#/id" } },
+};
 const LIST_CACHE_KEYS = ["limit", "offset", "category", "minPrice", "maxPrice", "q", "sort"];
 const orderIdParam = { orderId: { type: "string", min: 1, max: 64 } } as const;
 /** How long past an order's payBy and payment grace a reservation nobody released is kept before the sweeper frees it. */
@@ -104,6 +114,7 @@ const ProductsService: ServiceSchema<any> = {
       auth: "public",
       summary: "Browse the active catalog: filters, search, sort, pages",
       params: listParams,
+      responses: { 200: page("Product") },
       cache: { keys: LIST_CACHE_KEYS, keygen: generationKeygen },
       handler(ctx: Context<ListParams>) {
         return this.listProducts(ctx.params);
@@ -114,11 +125,58 @@ const ProductsService: ServiceSchema<any> = {
       rest: "GET /products/top-expensive",
       auth: "public",
       summary: "The most expensive active products (seeds: top-5, top-10)",
-      params: { limit: { type: "number", integer: true, min: 1, max: 100, default: 5, convert: true } },
+      params: { limit: queryInt({ min: 1, max: 100, default: 5 }) },
+      responses: { 200: arrayOf("Product") },
       cache: { keys: ["limit"], keygen: generationKeygen },
-      async handler(ctx: Context<{ limit: number }>) {
-        const rows = await Product.findAll({ where: { isActive: true }, order: [["price", "DESC"], ["id", "ASC"]], limit: ctx.params.limit, raw: true });
-        return (rows as unknown as ProductRecord[]).map(toView);
+      handler(ctx: Context<{ limit: number }>) {
+        return this.mostExpensive(ctx.params.limit);
+      },
+    },
+
+    // The seeds' fixed routes, kept as aliases of the two reads above.
+    topFive: {
+      rest: "GET /products/top-5",
+      auth: "public",
+      summary: "The 5 most expensive active products (alias of top-expensive?limit=5)",
+      responses: { 200: arrayOf("Product") },
+      cache: { keys: [], keygen: generationKeygen },
+      handler() {
+        return this.mostExpensive(5);
+      },
+    },
+
+    topTen: {
+      rest: "GET /products/top-10",
+      auth: "public",
+      summary: "The 10 most expensive active products (alias of top-expensive?limit=10)",
+      responses: { 200: arrayOf("Product") },
+      cache: { keys: [], keygen: generationKeygen },
+      handler() {
+        return this.mostExpensive(10);
+      },
+    },
+
+    lowStockOne: {
+      rest: "GET /products/low-stock-1",
+      auth: "public",
+      summary: "Active products with at most 1 unit available (alias of low-stock?threshold=1)",
+      params: pageParams,
+      responses: { 200: page("Product") },
+      cache: { keys: ["limit", "offset"], keygen: generationKeygen },
+      handler(ctx: Context<{ limit?: number; offset?: number }>) {
+        return this.lowOnStock(1, ctx.params);
+      },
+    },
+
+    lowStockTen: {
+      rest: "GET /products/low-stock-10",
+      auth: "public",
+      summary: "Active products with at most 10 units available (alias of low-stock?threshold=10)",
+      params: pageParams,
+      responses: { 200: page("Product") },
+      cache: { keys: ["limit", "offset"], keygen: generationKeygen },
+      handler(ctx: Context<{ limit?: number; offset?: number }>) {
+        return this.lowOnStock(10, ctx.params);
       },
     },
 
@@ -126,11 +184,11 @@ const ProductsService: ServiceSchema<any> = {
       rest: "GET /products/low-stock",
       auth: "public",
       summary: "Active products with at most `threshold` units available (seeds: low-stock-1, low-stock-10)",
-      params: { threshold: { type: "number", integer: true, min: 0, max: 1_000_000, default: LOW_STOCK_THRESHOLD, convert: true }, ...pageParams },
+      params: { threshold: queryInt({ min: 0, max: 1_000_000, default: LOW_STOCK_THRESHOLD }), ...pageParams },
+      responses: { 200: page("Product") },
       cache: { keys: ["threshold", "limit", "offset"], keygen: generationKeygen },
       handler(ctx: Context<{ threshold: number; limit?: number; offset?: number }>) {
-        const available = literal(`stock - reserved <= ${Math.trunc(ctx.params.threshold)}`);
-        return this.listProducts({ ...ctx.params, sort: "stock" }, { [Op.and]: [available] });
+        return this.lowOnStock(ctx.params.threshold, ctx.params);
       },
     },
 
@@ -138,7 +196,8 @@ const ProductsService: ServiceSchema<any> = {
       rest: "GET /products/category/:category",
       auth: "public",
       summary: "Active products of one category",
-      params: { category: { type: "string", min: 1, max: 100 }, ...pageParams, sort: listParams.sort },
+      params: { category: text(100, { min: 1 }), ...pageParams, sort: listParams.sort },
+      responses: { 200: page("Product") },
       cache: { keys: ["category", "limit", "offset", "sort"], keygen: generationKeygen },
       handler(ctx: Context<ListParams>) {
         return this.listProducts(ctx.params);
@@ -149,6 +208,7 @@ const ProductsService: ServiceSchema<any> = {
       rest: "GET /products/categories",
       auth: "public",
       summary: "Categories of the active catalog with product count and average price",
+      responses: { 200: arrayOf("Category") },
       cache: { keygen: generationKeygen },
       async handler(): Promise<CategorySummary[]> {
         const rows = (await Product.findAll({
@@ -166,6 +226,7 @@ const ProductsService: ServiceSchema<any> = {
       rest: "GET /products/stats",
       auth: "public",
       summary: "Catalog figures: products, categories, average price, inventory value, low and out of stock",
+      responses: { 200: ref("CatalogStats") },
       cache: { keygen: generationKeygen },
       async handler(): Promise<CatalogStats> {
         const sequelize = this.sequelize as Sequelize;
@@ -201,6 +262,7 @@ const ProductsService: ServiceSchema<any> = {
       auth: "public",
       summary: "One active product",
       params: idParam,
+      responses: { 200: ref("Product"), errors: [404] },
       cache: { keygen: entityKeygen },
       async handler(ctx: Context<{ id: number }>) {
         return toView(await this.findProduct(ctx.params.id, true));
@@ -210,7 +272,7 @@ const ProductsService: ServiceSchema<any> = {
     /** Several active products at once, for other services (baskets, checkout re-pricing). */
     getMany: {
       idempotent: true,
-      params: { ids: { type: "array", items: "number|integer|positive", min: 1, max: 200 } },
+      params: { ids: { type: "array", items: `number|integer|positive|max:${MAX_ID}`, min: 1, max: 200 } },
       async handler(ctx: Context<{ ids: number[] }>) {
         const rows = await Product.findAll({ where: { id: ctx.params.ids, isActive: true }, order: [["id", "ASC"]], raw: true });
         return (rows as unknown as ProductRecord[]).map(toView);
@@ -223,7 +285,8 @@ const ProductsService: ServiceSchema<any> = {
       rest: "GET /admin/products",
       auth: "admin",
       summary: "The whole catalog, inactive products included",
-      params: { ...listParams, isActive: { type: "boolean", optional: true, convert: true } },
+      params: { ...listParams, isActive: queryBool({ optional: true }) },
+      responses: { 200: page("AdminProduct") },
       handler(ctx: Context<ListParams>) {
         return this.listProducts(ctx.params, {}, true, toAdminView);
       },
@@ -234,6 +297,7 @@ const ProductsService: ServiceSchema<any> = {
       auth: "admin",
       summary: "One product, active or not",
       params: idParam,
+      responses: { 200: ref("AdminProduct"), errors: [404] },
       async handler(ctx: Context<{ id: number }>) {
         return toAdminView(await this.findProduct(ctx.params.id, false));
       },
@@ -244,8 +308,10 @@ const ProductsService: ServiceSchema<any> = {
       auth: "admin",
       summary: "Add a product",
       params: { $$strict: true, ...productFields, stock: { ...stockField, optional: true } },
+      responses: { 201: ref("Product"), errors: [409], links: PRODUCT_LINKS },
       async handler(ctx: Context<Record<string, any>, ShopMeta>) {
-        const product = await this.saving(() => Product.create({ ...(ctx.params as any), currency: ctx.params.currency ?? "USD" }));
+        const fields = trimmed(ctx.params, TRIMMED_FIELDS);
+        const product = await this.saving(() => Product.create({ ...(fields as any), currency: fields.currency ?? "USD" }));
         await this.invalidateCache();
         return created(ctx, `/api/v1/products/${product.id}`, toView(product.get({ plain: true }) as ProductRecord));
       },
@@ -256,8 +322,9 @@ const ProductsService: ServiceSchema<any> = {
       auth: "admin",
       summary: "Replace a product's details (stock has its own endpoint)",
       params: { $$strict: true, ...idParam, ...editableFields },
+      responses: { 200: ref("Product"), errors: [404, 409] },
       async handler(ctx: Context<Record<string, any>>) {
-        const { id, ...fields } = ctx.params;
+        const { id, ...fields } = trimmed(ctx.params, TRIMMED_FIELDS);
         const replacement = { description: null, imageUrl: null, currency: "USD", isActive: true, ...fields };
         return this.updateProduct(id, replacement);
       },
@@ -268,8 +335,11 @@ const ProductsService: ServiceSchema<any> = {
       auth: "admin",
       summary: "Change some of a product's details (stock has its own endpoint)",
       params: { $$strict: true, ...idParam, ...optionalFields },
+      // At least one field: the handler refuses an empty change.
+      bodyMinProperties: 1,
+      responses: { 200: ref("Product"), errors: [404, 409] },
       async handler(ctx: Context<Record<string, any>>) {
-        const { id, ...fields } = ctx.params;
+        const { id, ...fields } = trimmed(ctx.params, TRIMMED_FIELDS);
         if (Object.keys(fields).length === 0) {
           throw new DomainError(422, "VALIDATION_ERROR", "Nothing to change", [{ field: "body", type: "required", message: "Give at least one field" }]);
         }
@@ -282,6 +352,7 @@ const ProductsService: ServiceSchema<any> = {
       auth: "admin",
       summary: "Delete a product that was never reserved (otherwise deactivate it)",
       params: idParam,
+      responses: { 204: true, errors: [404, 409] },
       async handler(ctx: Context<{ id: number }, ShopMeta>) {
         try {
           const deleted = await Product.destroy({ where: { id: ctx.params.id } });
@@ -302,6 +373,7 @@ const ProductsService: ServiceSchema<any> = {
       auth: "admin",
       summary: "Set the units in stock (not below what is reserved)",
       params: { $$strict: true, ...idParam, stock: stockField },
+      responses: { 200: ref("AdminProduct"), errors: [404, 409] },
       async handler(ctx: Context<{ id: number; stock: number }>) {
         await this.inventory.setStock(ctx.params.id, ctx.params.stock);
         await this.invalidateCache([ctx.params.id]);
@@ -314,6 +386,7 @@ const ProductsService: ServiceSchema<any> = {
       auth: "admin",
       summary: "Goods arrived: add units to the stock (relative, safe while orders sell it)",
       params: { $$strict: true, ...idParam, quantity: { type: "number", integer: true, min: 1, max: 1_000_000, convert: false } },
+      responses: { 200: ref("AdminProduct"), errors: [404, 409] },
       async handler(ctx: Context<{ id: number; quantity: number }>) {
         await this.inventory.receive(ctx.params.id, ctx.params.quantity);
         await this.invalidateCache([ctx.params.id]);
@@ -374,6 +447,17 @@ const ProductsService: ServiceSchema<any> = {
   },
 
   methods: {
+    async mostExpensive(limit: number) {
+      const rows = await Product.findAll({ where: { isActive: true }, order: [["price", "DESC"], ["id", "ASC"]], limit, raw: true });
+      return (rows as unknown as ProductRecord[]).map(toView);
+    },
+
+    /** Active products with at most `threshold` units available, fewest first. */
+    lowOnStock(threshold: number, page: { limit?: number; offset?: number }) {
+      const available = literal(`stock - reserved <= ${Math.trunc(threshold)}`);
+      return this.listProducts({ ...page, sort: "stock" }, { [Op.and]: [available] });
+    },
+
     async listProducts(params: ListParams, extraWhere: WhereOptions = {}, includeInactive = false, view: (p: ProductRecord) => unknown = toView) {
       const limit = params.limit ?? DEFAULT_PAGE_SIZE;
       const offset = params.offset ?? 0;

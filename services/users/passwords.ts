@@ -3,10 +3,14 @@
  * `scrypt$<N>$<r>$<p>$<salt>$<hash>` so the cost can be raised later without breaking old hashes.
  */
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from "node:crypto";
+import { config } from "../../lib/config";
 
 const KEY_LENGTH = 32;
-/** N = 2^15, r = 8: 32 MiB and tens of milliseconds per hash on a 2-core machine. */
-const DEFAULTS = { N: 2 ** 15, r: 8, p: 1 };
+/**
+ * N = 2^15 (PASSWORD_HASH_LOG_N), r = 8: 32 MiB and tens of milliseconds per hash on a 2-core
+ * machine. A cheaper N serves runs that sign in thousands of times (the API fuzzer).
+ */
+const params = () => ({ N: 2 ** config().auth.passwordHashLogN, r: 8, p: 1 });
 
 function derive(password: string, salt: Buffer, params: { N: number; r: number; p: number }): Promise<Buffer> {
   const options: ScryptOptions = { ...params, maxmem: 128 * params.N * params.r * 2 };
@@ -15,8 +19,9 @@ function derive(password: string, salt: Buffer, params: { N: number; r: number; 
 
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
-  const key = await derive(password, salt, DEFAULTS);
-  return ["scrypt", DEFAULTS.N, DEFAULTS.r, DEFAULTS.p, salt.toString("base64url"), key.toString("base64url")].join("$");
+  const cost = params();
+  const key = await derive(password, salt, cost);
+  return ["scrypt", cost.N, cost.r, cost.p, salt.toString("base64url"), key.toString("base64url")].join("$");
 }
 
 /** Constant-time comparison; a malformed stored hash never matches. */

@@ -8,7 +8,8 @@ import { SqlDbMixin } from "../../mixins/sql-db.mixin";
 import { SweeperMixin } from "../../mixins/sweeper.mixin";
 import { containsIgnoringCase, newestFirst } from "../../lib/sql";
 import { config } from "../../lib/config";
-import { pageParams } from "../../lib/params";
+import { pageParams, text, trimmed } from "../../lib/params";
+import { page, ref } from "../../lib/http/schemas";
 import { DomainError, notFound } from "../../lib/errors";
 import { resolveJwtSecret, TokenService } from "../../lib/auth/tokens";
 import type { ShopMeta } from "../../lib/http/access";
@@ -18,7 +19,7 @@ import { defineUserModels, User } from "./user.model";
 import { userMigrations } from "./migrations";
 import { Sessions } from "./sessions";
 import { decoyHash, hashPassword, verifyPassword } from "./passwords";
-import { accountFields, checkPassword, normalizeEmail, ROLES, toUserView, type Role, type UserRecord } from "./account";
+import { accountFields, checkPassword, normalizeEmail, ROLES, toUserView, TRIMMED_FIELDS, type Role, type UserRecord } from "./account";
 
 type Ctx<P = unknown> = Context<P, ShopMeta>;
 
@@ -50,10 +51,11 @@ const UsersService: ServiceSchema<any> = {
       rateLimit: "auth",
       summary: "Create an account (201 with the user)",
       params: { $$strict: "remove", ...accountFields },
+      responses: { 201: ref("User"), errors: [409] },
       async handler(ctx: Ctx<{ email: string; password: string; firstName: string; lastName: string }>) {
         const email = normalizeEmail(ctx.params.email);
         checkPassword(ctx.params.password, email);
-        const user = await this.createUser({ ...ctx.params, email }, "user");
+        const user = await this.createUser({ ...trimmed(ctx.params, TRIMMED_FIELDS), email }, "user");
         return created(ctx, "/api/v1/users/profile", toUserView(user));
       },
     },
@@ -64,6 +66,7 @@ const UsersService: ServiceSchema<any> = {
       rateLimit: "auth",
       summary: "Sign in: an access token (JWT) and a refresh token",
       params: { $$strict: "remove", email: accountFields.email, password: accountFields.password },
+      responses: { 200: ref("Session") },
       async handler(ctx: Ctx<{ email: string; password: string }>) {
         const user = (await User.findOne({ where: { email: normalizeEmail(ctx.params.email) }, raw: true })) as UserRecord | null;
         // The same work and the same answer whether the email is unknown or the password wrong.
@@ -77,7 +80,8 @@ const UsersService: ServiceSchema<any> = {
       rest: "POST /users/refresh-token",
       auth: "public",
       summary: "Trade a refresh token for a new pair; the old one is spent",
-      params: { $$strict: "remove", refreshToken: { type: "string", min: 1, max: 200 } },
+      params: { $$strict: "remove", refreshToken: text(200, { min: 1 }) },
+      responses: { 200: ref("Session") },
       async handler(ctx: Ctx<{ refreshToken: string }>) {
         const { userId, token } = await this.sessions.rotate(ctx.params.refreshToken, async (id: string) => {
           const user = await User.findByPk(id, { attributes: ["isActive"], raw: true });
@@ -91,7 +95,8 @@ const UsersService: ServiceSchema<any> = {
       rest: "POST /users/logout",
       auth: "user",
       summary: "End the session of a refresh token",
-      params: { $$strict: "remove", refreshToken: { type: "string", min: 1, max: 200 } },
+      params: { $$strict: "remove", refreshToken: text(200, { min: 1 }) },
+      responses: { 204: true },
       async handler(ctx: Ctx<{ refreshToken: string }>) {
         // Only the token's owner may end its session; anyone else's token is ignored, not revealed.
         if ((await this.sessions.ownerOf(ctx.params.refreshToken)) === ctx.meta.user!.id) await this.sessions.end(ctx.params.refreshToken);
@@ -103,6 +108,7 @@ const UsersService: ServiceSchema<any> = {
       rest: "GET /users/profile",
       auth: "user",
       summary: "The caller's account",
+      responses: { 200: ref("User") },
       async handler(ctx: Ctx) {
         return toUserView(await this.findUser(ctx.meta.user!.id));
       },
@@ -113,8 +119,10 @@ const UsersService: ServiceSchema<any> = {
       auth: "user",
       summary: "Change the caller's name",
       params: { $$strict: true, firstName: accountFields.firstName, lastName: accountFields.lastName },
+      responses: { 200: ref("User") },
       async handler(ctx: Ctx<{ firstName: string; lastName: string }>) {
-        return this.updateUser(ctx.meta.user!.id, { firstName: ctx.params.firstName, lastName: ctx.params.lastName });
+        const { firstName, lastName } = trimmed(ctx.params, TRIMMED_FIELDS);
+        return this.updateUser(ctx.meta.user!.id, { firstName, lastName });
       },
     },
 
@@ -123,6 +131,7 @@ const UsersService: ServiceSchema<any> = {
       auth: "user",
       summary: "Change the caller's password; every session and access token ends and a new pair is returned",
       params: { $$strict: true, currentPassword: accountFields.password, newPassword: accountFields.password },
+      responses: { 200: ref("Session"), errors: [403] },
       async handler(ctx: Ctx<{ currentPassword: string; newPassword: string }>) {
         const user = (await User.findByPk(ctx.meta.user!.id, { raw: true })) as UserRecord | null;
         if (!user || !(await verifyPassword(ctx.params.currentPassword, user.passwordHash!))) {
@@ -144,9 +153,10 @@ const UsersService: ServiceSchema<any> = {
       summary: "Accounts, newest first; `q` searches email and names",
       params: {
         ...pageParams,
-        q: { type: "string", min: 1, max: 100, optional: true },
+        q: text(100, { min: 1, optional: true }),
         role: { type: "enum", values: ROLES, optional: true },
       },
+      responses: { 200: page("User") },
       handler(ctx: Ctx<{ limit?: number; offset?: number; q?: string; role?: Role }>) {
         const where: any = {};
         if (ctx.params.role) where.role = ctx.params.role;
@@ -160,6 +170,7 @@ const UsersService: ServiceSchema<any> = {
       auth: "admin",
       summary: "One account",
       params: idParam,
+      responses: { 200: ref("User"), errors: [404] },
       async handler(ctx: Ctx<{ id: string }>) {
         return toUserView(await this.findUser(ctx.params.id));
       },
@@ -176,8 +187,9 @@ const UsersService: ServiceSchema<any> = {
         lastName: { ...accountFields.lastName, optional: true },
         isActive: { type: "boolean", optional: true },
       },
+      responses: { 200: ref("User"), errors: [404, 409] },
       async handler(ctx: Ctx<{ id: string; firstName?: string; lastName?: string; isActive?: boolean }>) {
-        const { id, ...fields } = ctx.params;
+        const { id, ...fields } = trimmed(ctx.params, TRIMMED_FIELDS);
         const deactivating = fields.isActive === false;
         // The acting admin stays one: there is always an active admin to undo a mistake.
         if (deactivating && id === ctx.meta.user?.id) throw new DomainError(409, "CANNOT_DEACTIVATE_SELF", "Admins cannot deactivate their own account");
@@ -194,6 +206,7 @@ const UsersService: ServiceSchema<any> = {
       auth: "admin",
       summary: "Delete an account (kept for the record, unable to sign in)",
       params: idParam,
+      responses: { 204: true, errors: [404, 409] },
       async handler(ctx: Ctx<{ id: string }>) {
         if (ctx.params.id === ctx.meta.user?.id) throw new DomainError(409, "CANNOT_DELETE_SELF", "Admins cannot delete their own account");
         const deleted = await User.destroy({ where: { id: ctx.params.id } });
@@ -209,6 +222,7 @@ const UsersService: ServiceSchema<any> = {
       auth: "admin",
       summary: "Make an account a user or an admin; a demoted admin's sessions end (not your own: 409)",
       params: { $$strict: true, ...idParam, role: { type: "enum", values: ROLES } },
+      responses: { 200: ref("User"), errors: [404, 409] },
       async handler(ctx: Ctx<{ id: string; role: Role }>) {
         const { id, role } = ctx.params;
         if (role !== "admin" && id === ctx.meta.user?.id) throw new DomainError(409, "CANNOT_DEMOTE_SELF", "Admins cannot demote their own account");

@@ -1,6 +1,6 @@
 /** The gateway as a client sees it, on the embedded shop. */
 import type { ServiceSchema } from "moleculer";
-import { startShop, http, type RunningShop } from "../support/shop";
+import { startShop, http, signedIn, type RunningShop } from "../support/shop";
 import { currentRequestId } from "../../lib/request-context";
 
 // A probe service (test only) that answers with the request id its handler sees.
@@ -51,14 +51,14 @@ describe("errors", () => {
   });
 
   it("is a JSON 400 for a malformed body", async () => {
-    const res = await http(`${shop.url}/api/v1/products`, { method: "POST", rawBody: "{bad json" });
+    const res = await http(`${shop.url}/api/v1/users/login`, { method: "POST", rawBody: "{bad json" });
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ name: "BadRequestError", code: 400, type: "INVALID_JSON" });
     expect(JSON.stringify(res.body)).not.toMatch(/at .*\.js:\d+/); // no stack trace
   });
 
   it("is a JSON 413 for a body over the limit", async () => {
-    const res = await http(`${shop.url}/api/v1/products`, { method: "POST", body: { blob: "x".repeat(200_000) } });
+    const res = await http(`${shop.url}/api/v1/users/login`, { method: "POST", body: { blob: "x".repeat(200_000) } });
     expect(res.status).toBe(413);
     expect(res.body).toMatchObject({ code: 413, type: "PAYLOAD_TOO_LARGE" });
   });
@@ -69,6 +69,58 @@ describe("errors", () => {
     expect(res.body.type).toBe("VALIDATION_ERROR");
     expect(res.body.data.map((d: any) => d.field).sort()).toEqual(["limit", "sort"]);
     expect(JSON.stringify(res.body)).not.toMatch(/nodeID/);
+  });
+});
+
+describe("methods", () => {
+  it("answers a known path with a method it does not take with 405 and Allow", async () => {
+    for (const [method, path, allow] of [
+      ["DELETE", "/api/v1/products", "GET, OPTIONS"],
+      ["PATCH", "/api/v1/products/1", "GET, OPTIONS"],
+      ["GET", "/api/v1/users/login", "POST, OPTIONS"],
+      ["POST", "/health/live", "GET, OPTIONS"],
+    ]) {
+      const res = await http(`${shop.url}${path}`, { method });
+      expect({ path, method, status: res.status, allow: res.headers.get("allow"), type: res.body.type }).toEqual({ path, method, status: 405, allow, type: "METHOD_NOT_ALLOWED" });
+    }
+    const get = await fetch(`${shop.url}/api/v1/admin/products/1/stock/receive`);
+    expect(get.status).toBe(405);
+    expect(get.headers.get("allow")).toBe("POST, OPTIONS");
+    // An unknown path is still a 404.
+    expect((await http(`${shop.url}/api/v1/nothing-here`, { method: "DELETE" })).status).toBe(404);
+  });
+
+  it("answers OPTIONS on a known path with 204 and Allow", async () => {
+    const res = await fetch(`${shop.url}/api/v1/admin/products/7`, { method: "OPTIONS" });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("allow")).toBe("DELETE, GET, PATCH, PUT, OPTIONS");
+  });
+});
+
+describe("the seeds' routes", () => {
+  it("keeps GET /health and the fixed catalog reads, each in the document", async () => {
+    expect(await http(`${shop.url}/health`)).toMatchObject({ status: 200, body: { status: "up" } });
+    for (const path of ["/api/v1/products/top-5", "/api/v1/products/top-10"]) expect(Array.isArray((await http(`${shop.url}${path}`)).body)).toBe(true);
+    for (const path of ["/api/v1/products/low-stock-1", "/api/v1/products/low-stock-10"]) expect((await http(`${shop.url}${path}`)).body).toMatchObject({ items: [], offset: 0 });
+    const doc = (await http(`${shop.url}/api/v1/openapi.json`)).body;
+    for (const path of ["/health", "/api/v1/products/top-5", "/api/v1/products/top-10", "/api/v1/products/low-stock-1", "/api/v1/products/low-stock-10"]) {
+      expect({ path, documented: !!doc.paths[path]?.get }).toEqual({ path, documented: true });
+    }
+  });
+});
+
+describe("query values", () => {
+  it("refuses what is no number, boolean or date-time instead of reading it as one", async () => {
+    const admin = await signedIn(shop, "admin@gateway.test", "admin");
+    for (const query of ["maxPrice=", "maxPrice=%20", "limit=0x10", "minPrice=Infinity", "offset=1.5"]) {
+      expect({ query, status: (await http(`${shop.url}/api/v1/products?${query}`)).status }).toEqual({ query, status: 422 });
+    }
+    for (const query of ["to=0.5", "from=2026-02-30T00:00:00Z", "to=2026-01-01", "from=yesterday"]) {
+      expect({ query, status: (await http(`${shop.url}/api/v1/admin/orders?${query}`, { token: admin.token })).status }).toEqual({ query, status: 422 });
+    }
+    expect((await http(`${shop.url}/api/v1/admin/products?isActive=1`, { token: admin.token })).status).toBe(422);
+    expect((await http(`${shop.url}/api/v1/admin/products?isActive=false`, { token: admin.token })).status).toBe(200);
+    expect((await http(`${shop.url}/api/v1/admin/orders?from=2026-01-01T00:00:00Z&to=2026-01-31T23:59:59.5%2B01:00`, { token: admin.token })).status).toBe(200);
   });
 });
 
@@ -106,6 +158,22 @@ describe("what is reachable", () => {
     }
     // And nothing undeclared leaks into it.
     expect(JSON.stringify(doc)).not.toMatch(/probe\.undeclared|\$node/);
+  });
+
+  it("has every route of the shop declare its answers, with unique operation ids", async () => {
+    const doc = (await http(`${shop.url}/api/v1/openapi.json`)).body;
+    const operations = Object.entries<any>(doc.paths).flatMap(([path, ops]) => Object.entries<any>(ops).map(([method, op]) => ({ route: `${method.toUpperCase()} ${path}`, op })));
+    const undeclared = operations.filter(({ op }) => op["x-undeclared"] && !op.operationId.startsWith("probe.")).map(({ route }) => route);
+    expect(undeclared).toEqual([]);
+    const ids = operations.map(({ op }) => op.operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    // 201s say where the new resource is; no success is an untyped {}.
+    for (const { route, op } of operations) {
+      if (op["x-undeclared"]) continue;
+      if (op.responses["201"]) expect({ route, location: op.responses["201"].headers?.Location?.required }).toEqual({ route, location: true });
+      const schema = op.responses["200"]?.content?.["application/json"]?.schema;
+      if (schema) expect({ route, empty: Object.keys(schema).length === 0 }).toEqual({ route, empty: false });
+    }
   });
 
   it("serves Swagger UI", async () => {

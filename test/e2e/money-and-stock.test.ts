@@ -122,7 +122,7 @@ it("refunds a charge that completes after the order lapsed (a late webhook), and
   expect(await product(rare)).toMatchObject({ stock: 0, reserved: 0 });
 });
 
-it("keeps the refund ledger under 20 concurrent partial refunds: every answer 2xx, 409 or 422", async () => {
+it("keeps the refund ledger under 20 concurrent partial refunds: every answer 200 or 409", async () => {
   const shelf = await newProduct(10, 1250);
   const token = await customer();
   const placed = await orderOf(token, shelf);
@@ -133,7 +133,7 @@ it("keeps the refund ledger under 20 concurrent partial refunds: every answer 2x
   const answers = await Promise.all(
     Array.from({ length: 20 }, (_, i) => http(api(`/payments/${payment.id}/refund`), { method: "POST", token: admin, body: { amount: 100, reason: `partial ${i}` } })),
   );
-  expect(answers.map((a) => a.status).filter((s) => ![200, 409, 422].includes(s))).toEqual([]);
+  expect(answers.map((a) => a.status).filter((s) => ![200, 409].includes(s))).toEqual([]);
   expect(answers.filter((a) => a.status === 200)).toHaveLength(12); // 12 x 100 of 1250
   const after = await adminPayment(payment.id);
   const succeeded = after.refunds.filter((r: any) => r.status === "succeeded");

@@ -8,6 +8,8 @@ import os from "node:os";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
 import type { ServiceBroker, ServiceSchema } from "moleculer";
+import { assertKeepsContract } from "./contract";
+import { shopClient, type ShopClient } from "../../lib/http/client";
 
 export interface RunningShop {
   broker: ServiceBroker;
@@ -59,7 +61,11 @@ export async function startShop(env: Record<string, string> = {}, extraServices:
   };
 }
 
-/** A JSON request against the shop; returns status, headers and parsed body. */
+/**
+ * A JSON request against the shop; returns status, headers and parsed body. The response is
+ * checked against the shop's OpenAPI document (test/support/contract.ts): an undeclared status,
+ * header or field fails the test.
+ */
 export async function http(
   url: string,
   init: { method?: string; body?: unknown; rawBody?: string; token?: string; headers?: Record<string, string> } = {},
@@ -71,8 +77,10 @@ export async function http(
     body = JSON.stringify(init.body);
     headers["content-type"] = "application/json";
   } else if (init.rawBody !== undefined) headers["content-type"] ??= "application/json";
-  const res = await fetch(url, { method: init.method ?? "GET", headers, body });
+  const method = init.method ?? "GET";
+  const res = await fetch(url, { method, headers, body });
   const text = await res.text();
+  await assertKeepsContract({ method, url, status: res.status, headers: res.headers, text: text || undefined });
   let parsed: unknown = text;
   try {
     parsed = text ? JSON.parse(text) : undefined;
@@ -80,6 +88,29 @@ export async function http(
     /* not JSON: keep the text */
   }
   return { status: res.status, headers: res.headers, body: parsed };
+}
+
+/**
+ * The typed client (lib/http/client.ts, generated from the document) on a running shop, as the
+ * holder of `token` if given; every response it gets is checked against the document like http()'s.
+ */
+export function client(shop: RunningShop | string, token?: string): ShopClient {
+  return shopClient(typeof shop === "string" ? shop : shop.url, {
+    token,
+    async onResponse(request, response) {
+      const text = await response.clone().text();
+      await assertKeepsContract({ method: request.method, url: request.url, status: response.status, headers: response.headers, text: text || undefined });
+    },
+  });
+}
+
+/**
+ * A typed client's answer as status, headers and body, the body being the success's or the
+ * error's (typed as both, for tests that read either).
+ */
+export async function answer<D, E>(call: Promise<{ data?: D; error?: E; response: Response }>): Promise<{ status: number; headers: Headers; body: NonNullable<D> & NonNullable<E> }> {
+  const { data, error, response } = await call;
+  return { status: response.status, headers: response.headers, body: (data ?? error) as NonNullable<D> & NonNullable<E> };
 }
 
 /**

@@ -92,3 +92,16 @@ describe("AliasIndex", () => {
     expect(outcome(() => index.resolve("/api/v1/products", "POST"))).toEqual({ action: "products.create", params: {} });
   });
 });
+
+describe("the methods a path answers (405's Allow)", () => {
+  const index = new AliasIndex(aliases);
+  it.each([
+    ["/api/v1/products", ["GET", "POST"]],
+    ["/api/v1/products/42", ["GET"]],
+    ["/api/v1/admin/products/7/stock", ["PUT"]],
+    ["/health/live", ["GET"]],
+    ["/api/v1/nowhere", []],
+  ])("%s: %j", (url, methods) => {
+    expect(index.allowedMethods(url)).toEqual(methods);
+  });
+});

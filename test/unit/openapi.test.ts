@@ -38,4 +38,44 @@ describe("OpenAPI document", () => {
     expect(post.security).toEqual([{ bearerAuth: [] }]);
     expect(post.responses["403"]).toBeDefined();
   });
+
+  it("documents what each action declares it answers", () => {
+    const doc = buildOpenApi(
+      [
+        {
+          method: "POST",
+          path: "/api/v1/things",
+          action: "things.create",
+          auth: "user",
+          params: { $$strict: true, name: "string|min:1", note: "string|optional" },
+          headers: { "Idempotency-Key": "required" },
+          responses: { 201: { $ref: "#/components/schemas/Product" }, replay: true, errors: [409], links: { Get: { operationId: "things.get", parameters: { id: "$response.body#/id" } } } },
+        },
+        { method: "DELETE", path: "/api/v1/things/:id", action: "things.remove", auth: "admin", params: { id: "number" }, responses: { 204: true, errors: [404] } },
+        { method: "GET", path: "/health", action: "api.health", auth: "public", system: true, responses: { 200: { $ref: "#/components/schemas/Health" } } },
+      ],
+      { title: "t", version: "1" },
+    );
+    const create = doc.paths["/api/v1/things"].post;
+    expect(create.requestBody).toEqual({
+      required: true,
+      content: { "application/json": { schema: { type: "object", properties: { name: { type: "string", minLength: 1 }, note: { type: "string" } }, required: ["name"], additionalProperties: false } } },
+    });
+    expect(create.parameters).toEqual([expect.objectContaining({ name: "Idempotency-Key", in: "header", required: true })]);
+    expect(create.responses["201"].headers.Location.required).toBe(true);
+    expect(create.responses["201"].links.Get.operationId).toBe("things.get");
+    expect(create.responses["200"].headers["Idempotent-Replayed"]).toBeDefined();
+    // The gateway's own errors on every /api/v1 route, plus the action's, each a shared response.
+    expect(Object.keys(create.responses).sort()).toEqual(["200", "201", "400", "401", "409", "413", "415", "422", "429", "503"]);
+    expect(create.responses["409"]).toEqual({ $ref: "#/components/responses/Conflict" });
+    expect(doc.components.responses.Conflict.content["application/json"].schema).toEqual({ $ref: "#/components/schemas/Error" });
+
+    const remove = doc.paths["/api/v1/things/{id}"].delete;
+    expect(remove.responses["204"]).toEqual({ description: "Done; no content" });
+    expect(remove.responses["403"]).toBeDefined();
+    expect(remove.responses["404"]).toBeDefined();
+    // Health and friends: no authentication, body or rate limit there, so none of those errors.
+    expect(Object.keys(doc.paths["/health"].get.responses)).toEqual(["200"]);
+    expect(doc.paths["/health"].get.security).toBeUndefined();
+  });
 });
