@@ -405,7 +405,7 @@ export async function embeddedCheckoutScenario(tables: Table[]): Promise<Checkou
     await waitFor(`${node.gateway}/health/ready`, 60_000, started);
     const admin = await new Api(node.gateway).signIn(ADMIN.email, ADMIN.password);
     const stock = total * QUANTITY + 100;
-    const product = await admin.call("POST", "/admin/products", { sku: "BENCH-1", name: "Benchmark mug", price: PRICE, stock, category: "bench" });
+    const product = await ok("product", admin.client.POST("/api/v1/admin/products", { body: { sku: "BENCH-1", name: "Benchmark mug", price: PRICE, stock, category: "bench" } }));
     const clients = await signUpClients([node.gateway]);
 
     console.log(`\nCheckout on the embedded default: ${CLIENTS} clients × ${ROUNDS} checkouts, 1 process (pid ${started.pid})`);

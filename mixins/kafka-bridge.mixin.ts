@@ -21,6 +21,7 @@ import { dlqTopicOf, parseEnvelope, topicOf, TOPICS, type Envelope } from "../li
 import { SCHEMA_VERSIONS, type EventHandlers, type EventType } from "../lib/events/contracts";
 import type { OutboxMessage } from "../lib/events/stores";
 import { registerHealthCheck, unregisterHealthCheck } from "../lib/health";
+import { arrayOf } from "../lib/http/schemas";
 
 export interface KafkaBridgeOptions {
   /** The service's consumers, by event type (typed by lib/events/contracts.ts); `this` is the service. */
@@ -55,6 +56,7 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
       deadLetters: {
         auth: "admin",
         summary: "Integration events this service could not apply (dead letters); `all` includes replayed ones",
+        responses: { 200: arrayOf("DeadLetter") },
         params: { all: { type: "boolean", optional: true, convert: true } },
         async handler(ctx: any) {
           return this.deadLetters ? this.deadLetters.list(ctx.params.all) : [];
@@ -64,6 +66,7 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
       replayDeadLetters: {
         auth: "admin",
         summary: "Apply this service's dead letters again (one by `id`, or all) once the cause is fixed",
+        responses: { 200: arrayOf("DeadLetterReplay") },
         params: { id: { type: "string", optional: true, min: 1, max: 32 } },
         async handler(ctx: any) {
           const pending = ((await this.deadLetters?.list()) ?? []).filter((d: any) => !ctx.params.id || d.id === ctx.params.id);

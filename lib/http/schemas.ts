@@ -109,7 +109,34 @@ export const SCHEMAS = {
     checks: { type: "array", items: object({ name: string, status: { enum: ["up", "down"] }, latencyMs: count, error: string }, ["error"]) },
     services: object({ required: { type: "array", items: string }, missing: { type: "array", items: string } }),
     routes: object({ count, pending: { type: "array", items: string } }),
+    reason: { ...string, description: "Why the node is down when it is itself the reason: not started, or stopping (draining)" },
+  }, ["reason"]),
+  ClusterView: object({
+    balancer: { ...string, description: "transporter (NATS queue groups), a Moleculer strategy, or in-process (no transporter)" },
+    nodes: {
+      type: "array",
+      items: object({ id: string, local: boolean, available: boolean, hostname: nullable(string), cpu: nullable({ type: "number" }), lastHeartbeat: nullable(dateTime), services: { type: "array", items: string } }),
+    },
+    actions: {
+      type: "array",
+      items: object({
+        name: string,
+        endpoints: {
+          type: "array",
+          items: object({
+            nodeID: string,
+            available: boolean,
+            circuit: { enum: ["closed", "open"] },
+            calls: { ...nullable(count), description: "Calls this node served (its own metrics); null when it did not answer" },
+            errors: nullable(count),
+            meanMs: nullable({ type: "number", minimum: 0 }),
+          }),
+        },
+      }),
+    },
   }),
+  DeadLetter: object({ id: string, topic: string, eventId: nullable(string), payload: string, error: string, attempts: count, createdAt: dateTime, replayedAt: nullable(dateTime) }),
+  DeadLetterReplay: object({ id: string, status: { enum: ["applied", "failed"] }, error: string }, ["error"]),
   OpenApiDocument: { type: "object", required: ["openapi", "info", "paths"], properties: { openapi: string, info: { type: "object" }, paths: { type: "object" } } },
 
   User: user,

@@ -259,6 +259,7 @@ const ApiService: ServiceSchema<any> = {
       rest: "GET /admin/cluster",
       auth: "admin",
       summary: "Nodes, their services and health; each action's endpoints with calls served, latency and circuit; the balancing strategy",
+      responses: { 200: ref("ClusterView") },
       handler() {
         return clusterView(this.broker, balancerInEffect(cfg.transporter, cfg.broker.balancer));
       },
