@@ -4,13 +4,15 @@
  */
 import { INTERNAL_MIDDLEWARES, type BrokerOptions, type Errors, type Middleware } from "moleculer";
 import { config } from "./lib/config";
-import { currentRequestId, RequestContextMiddleware } from "./lib/request-context";
+import { currentRequestContext, RequestContextMiddleware } from "./lib/request-context";
 import { RequestMetricsMiddleware, ShopPrometheusReporter, useLeanHistograms } from "./lib/prometheus";
 import { registerHealthCheck } from "./lib/health";
 import { DomainErrorMiddleware } from "./lib/errors";
 import { isInfrastructureFault, TimeoutMiddleware } from "./lib/faults";
 import { ClientInputMiddleware } from "./lib/http/client-input";
 import { replCommands } from "./lib/repl-commands";
+import { ShopTracingMiddleware, tracingOptions } from "./lib/telemetry/tracing";
+import { OtelTraceExporter } from "./lib/telemetry/otel-exporter";
 
 const cfg = config();
 
@@ -21,6 +23,7 @@ useLeanHistograms();
 const LEAN_MIDDLEWARES: Record<string, Middleware> = {
   Metrics: RequestMetricsMiddleware as unknown as Middleware,
   Timeout: TimeoutMiddleware as unknown as Middleware,
+  Tracing: ShopTracingMiddleware as unknown as Middleware,
 };
 
 function logger(): BrokerOptions["logger"] {
@@ -34,10 +37,11 @@ function logger(): BrokerOptions["logger"] {
             base: undefined,
             timestamp: () => `,"time":"${new Date().toISOString()}"`,
             formatters: { level: (label: string) => ({ level: label }) },
-            // Every line written while handling a request names it.
+            // Every line written while handling a request names it (and its trace, with tracing on).
             mixin: () => {
-              const requestId = currentRequestId();
-              return requestId ? { requestId } : {};
+              const context = currentRequestContext();
+              if (!context) return {};
+              return context.traceId ? { requestId: context.requestId, traceId: context.traceId } : { requestId: context.requestId };
             },
           },
         },
@@ -50,9 +54,10 @@ function logger(): BrokerOptions["logger"] {
       level: cfg.logLevel,
       colors: process.stdout.isTTY,
       formatter: (type: string, args: unknown[], bindings: any, { printArgs }: any) => {
-        const requestId = currentRequestId();
+        const context = currentRequestContext();
+        const ids = context?.requestId ? ` [${context.requestId}${context.traceId ? ` trace=${context.traceId}` : ""}]` : context?.traceId ? ` [trace=${context.traceId}]` : "";
         return [
-          `[${new Date().toISOString()}] ${type.toUpperCase().padEnd(5)} ${bindings.nodeID}/${String(bindings.mod).toUpperCase()}${requestId ? ` [${requestId}]` : ""}:`,
+          `[${new Date().toISOString()}] ${type.toUpperCase().padEnd(5)} ${bindings.nodeID}/${String(bindings.mod).toUpperCase()}${ids}:`,
           ...printArgs(args),
         ];
       },
@@ -108,10 +113,12 @@ const brokerConfig: BrokerOptions = {
     enabled: true,
     reporter: [new ShopPrometheusReporter({ port: cfg.metricsPort ?? null }) as any],
   },
-  tracing: { enabled: false },
+  // OpenTelemetry through Moleculer's tracer (lib/telemetry): on when an OTLP endpoint is configured.
+  tracing: tracingOptions(cfg.tracing, () => new OtelTraceExporter(cfg.tracing!, { namespace: cfg.namespace, nodeId: cfg.nodeId })),
   // Moleculer's internal middlewares are listed here rather than added by the broker, so that two
   // of them can be swapped, in the same place of the chain, for leaner ones that do the same:
-  // Metrics (lib/prometheus.ts) and Timeout (lib/faults.ts). The first listed wraps the handler
+  // Metrics (lib/prometheus.ts) and Timeout (lib/faults.ts); and Tracing is Moleculer's own with the
+  // shop's trace context around it (lib/telemetry/tracing.ts). The first listed wraps the handler
   // innermost: the shop's three run inside Moleculer's, after validation, and not at all when the
   // cacher answers.
   internalMiddlewares: false,
