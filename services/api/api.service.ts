@@ -11,7 +11,7 @@ import { Errors, type Context, type ServiceSchema } from "moleculer";
 import { config, SERVICE_NAMES } from "../../lib/config";
 import { normalizeEmail } from "../../lib/email";
 import { nestedDeeperThan } from "../../lib/http/client-input";
-import { withRequestId } from "../../lib/request-context";
+import { withRequestContext } from "../../lib/request-context";
 import { runHealthChecks } from "../../lib/health";
 import { counterIncrement, prometheusText } from "../../lib/prometheus";
 import { resolveJwtSecret, TokenService, InvalidTokenError } from "../../lib/auth/tokens";
@@ -24,6 +24,7 @@ import Redis from "ioredis";
 import { API_SECURITY_HEADERS, PAGE_SECURITY_HEADERS } from "../../lib/http/security-headers";
 import type { Access, ShopMeta } from "../../lib/http/access";
 import { swaggerUiHtml, swaggerUiInit } from "./docs";
+import { RequestObserver, traceRootCall, type ObservedRequest } from "../../lib/http/request-observer";
 
 const { UnAuthorizedError, ForbiddenError } = ApiGateway.Errors;
 const API_PREFIX = "/api/v1";
@@ -68,7 +69,7 @@ function keepInMicroCache(this: any, ctx: Context<unknown, ShopMeta>, _route: un
   if (!cacheable) return data;
   const body = Buffer.from(JSON.stringify(data));
   // moleculer-web has made req.url route-relative by now; the cache key is the URL as sent.
-  this.responseCache.set(req.originalUrl, action.name.split(".")[0], body, JSON_TYPE, req.$cacheGeneration);
+  this.responseCache.set(req.originalUrl, action.name.split(".")[0], body, JSON_TYPE, req.$cacheGeneration, (req as ObservedRequest).$alias?.fullPath);
   ctx.meta.$responseType = JSON_TYPE;
   return body;
 }
@@ -116,8 +117,8 @@ const ApiService: ServiceSchema<any> = {
       ? {
           origin: cfg.http.corsOrigins,
           methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-          allowedHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-          exposedHeaders: ["X-Request-ID", "Retry-After"],
+          allowedHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID", "traceparent", "tracestate"],
+          exposedHeaders: ["X-Request-ID", "Retry-After", "traceparent"],
           maxAge: 600,
         }
       : undefined,
@@ -125,6 +126,8 @@ const ApiService: ServiceSchema<any> = {
     logRequest: "debug",
     logResponse: "debug",
     logRouteRegistration: "debug",
+    // With tracing on, the gateway's call is the child of the request's HTTP span (lib/http/request-observer.ts).
+    rootCallOptions: cfg.tracing ? traceRootCall : undefined,
 
     routes: [
       {
@@ -137,7 +140,8 @@ const ApiService: ServiceSchema<any> = {
           "GET /health/live": "api.live",
           "GET /health/ready": "api.ready",
           "GET /health/detailed": "api.detailed",
-          "GET /metrics": "api.metrics",
+          // METRICS_PUBLIC=false keeps it off the public port (METRICS_PORT serves it then).
+          ...(cfg.metricsPublic && { "GET /metrics": "api.metrics" }),
           [`GET ${API_PREFIX}/openapi.json`]: "api.openapi",
           [`GET ${DOCS_PREFIX}`]: "api.docs",
           [`GET ${DOCS_PREFIX}/init.js`]: "api.docsInit",
@@ -260,10 +264,13 @@ const ApiService: ServiceSchema<any> = {
     httpHandler(req: IncomingMessage, res: ServerResponse, next?: unknown) {
       const given = req.headers["x-request-id"];
       const requestId = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+      // Metrics, access log and the HTTP span, recorded when the response is done.
+      const context = this.requestObserver.begin(req, res, requestId);
       if (req.method === "GET" && this.responseCache.enabled && !req.headers.authorization) {
         const hit = this.responseCache.get(req.url);
         if (hit) {
           this.countCacheHit();
+          (req as ObservedRequest).$cachedRoute = hit.route;
           // One raw header list: the cheapest way Node writes a response head.
           res.writeHead(200, [
             ...API_HEADER_LIST,
@@ -284,7 +291,7 @@ const ApiService: ServiceSchema<any> = {
       for (const [name, value] of headers) res.setHeader(name, value);
       res.setHeader("X-Request-ID", requestId);
       // Everything this request does on this node, the actions it calls included, logs under its id.
-      return withRequestId(requestId, () => ApiGateway.methods!.httpHandler.call(this, req, res, next));
+      return withRequestContext(context, () => ApiGateway.methods!.httpHandler.call(this, req, res, next));
     },
 
     /** moleculer-web's route lookup, from an index of its aliases (lib/http/alias-index.ts), rebuilt when they change. */
@@ -368,8 +375,9 @@ const ApiService: ServiceSchema<any> = {
     /** One line per 5xx in either LOG_FORMAT: the error's name, message and stack, under the request's id. */
     logServerFault(req: Req, err: unknown) {
       const error = err instanceof Error ? err : new Error(String(err));
-      // Outside any action here: the id the gateway gave the request names the line.
-      withRequestId(req.headers["x-request-id"] as string | undefined, () => {
+      // Outside any action here: the id the gateway gave the request (and its trace) names the line.
+      const trace = (req as ObservedRequest).$trace;
+      withRequestContext({ requestId: req.headers["x-request-id"] as string | undefined, traceId: trace?.traceId, spanId: trace?.span.id }, () => {
         // Pino serialises an Error given first (as `err`: type, message, stack) and drops arguments after the message.
         if (cfg.logFormat === "json") this.logger.error(error, `Request failed: ${error.name}: ${error.message}`);
         else this.logger.error("Request failed:", error);
@@ -500,6 +508,16 @@ const ApiService: ServiceSchema<any> = {
     this.apiLimiter = cfg.http.apiRateLimit > 0 ? new RateLimiter(store, cfg.http.apiRateLimit) : undefined;
     this.authLimiter = cfg.auth.rateLimit > 0 ? new RateLimiter(store, cfg.auth.rateLimit) : undefined;
     this.responseCache = new ResponseCache(cfg.http.responseCacheEntries, cfg.http.responseCacheTtlMs);
+    this.requestObserver = new RequestObserver(this.broker, {
+      accessLog: cfg.accessLog,
+      logFormat: cfg.logFormat,
+      tracing: cfg.tracing,
+      // A request that failed before its alias was set (a body it could not read), or found none.
+      resolveRoute: (req: ObservedRequest) => {
+        const found = req.parsedUrl ? this.resolveAlias(req.parsedUrl, req.method) : false;
+        return found ? found.alias.fullPath : req.$route ? `${req.$route.path.replace(/\/$/, "")}/*` : undefined;
+      },
+    });
     this.countCacheHit = counterIncrement(
       this.broker.metrics.register({
         type: "counter",
