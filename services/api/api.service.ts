@@ -512,10 +512,13 @@ const ApiService: ServiceSchema<any> = {
       accessLog: cfg.accessLog,
       logFormat: cfg.logFormat,
       tracing: cfg.tracing,
-      // A request that failed before its alias was set (a body it could not read), or found none.
-      resolveRoute: (req: ObservedRequest) => {
+      // A request that failed before its alias was set (a body it could not read), one served by a
+      // route without aliases (the docs' static files), or one that found nothing ("unmatched").
+      resolveRoute: (req: ObservedRequest & { $route?: { path: string; opts?: { aliases?: unknown; autoAliases?: unknown } } }) => {
         const found = req.parsedUrl ? this.resolveAlias(req.parsedUrl, req.method) : false;
-        return found ? found.alias.fullPath : req.$route ? `${req.$route.path.replace(/\/$/, "")}/*` : undefined;
+        if (found) return found.alias.fullPath;
+        const route = req.$route;
+        return route && !route.opts?.aliases && !route.opts?.autoAliases ? `${route.path}/*` : undefined;
       },
     });
     this.countCacheHit = counterIncrement(
