@@ -13,6 +13,7 @@ import { ClientInputMiddleware } from "./lib/http/client-input";
 import { replCommands } from "./lib/repl-commands";
 import { ShopTracingMiddleware, tracingOptions } from "./lib/telemetry/tracing";
 import { OtelTraceExporter } from "./lib/telemetry/otel-exporter";
+import { startHealthMetrics } from "./lib/telemetry/health-metrics";
 
 const cfg = config();
 
@@ -139,6 +140,15 @@ const brokerConfig: BrokerOptions = {
     }
     const redis = (broker.cacher as any)?.client;
     if (cfg.redisUrl && redis) registerHealthCheck("redis", async () => void (await redis.ping()));
+    // shop_ready and shop_health_check_up{check}, for alerts.
+    (broker as any).stopHealthMetrics = startHealthMetrics(broker);
+    if (!cfg.metricsPublic && cfg.metricsPort === undefined && cfg.services.includes("api")) {
+      broker.logger.warn("METRICS_PUBLIC=false and no METRICS_PORT: this node serves its metrics nowhere");
+    }
+  },
+
+  stopped(broker) {
+    (broker as any).stopHealthMetrics?.();
   },
 };
 

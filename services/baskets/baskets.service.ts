@@ -14,6 +14,7 @@ import { MemoryBasketStore, RedisBasketStore, type BasketStore, type StoredBaske
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
 import { envelope } from "../../lib/events/envelope";
 import { MemoryDeadLetters, RedisDeadLetters } from "../../lib/events/stores";
+import { basketMetrics } from "../../lib/telemetry/business-metrics";
 
 type Ctx<P = unknown> = Context<P, ShopMeta>;
 
@@ -86,6 +87,7 @@ const BasketsService: ServiceSchema<any> = {
       summary: "Empty the caller's basket",
       async handler(ctx: Ctx) {
         await this.store.clear(ctx.meta.user!.id);
+        this.metrics.cleared({ reason: "customer" });
         return noContent(ctx);
       },
     },
@@ -107,6 +109,7 @@ const BasketsService: ServiceSchema<any> = {
       params: userIdParam,
       async handler(ctx: Ctx<{ userId: string }>) {
         await this.store.clear(ctx.params.userId);
+        this.metrics.cleared({ reason: "admin" });
         return noContent(ctx);
       },
     },
@@ -144,6 +147,7 @@ const BasketsService: ServiceSchema<any> = {
       const cleared = envelope("baskets", "basket.cleared", userId, { userId, orderId, reason: "order.paid" });
       const applied = await this.store.clearOnce(userId, event.id, cleared);
       if (applied) {
+        this.metrics.cleared({ reason: "order_paid" });
         this.logger.info(`Basket of ${userId} cleared: order ${orderId} paid`);
         this.kickRelay();
       }
@@ -152,6 +156,7 @@ const BasketsService: ServiceSchema<any> = {
   },
 
   created() {
+    this.metrics = basketMetrics(this.broker);
     const ttlMs = cfg.baskets.ttlSeconds * 1000;
     this.redis = cfg.redisUrl ? new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 }) : undefined;
     // Keys carry the namespace: shops (or test runs) sharing one Redis stay apart.
