@@ -153,7 +153,7 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
           throw err;
         }
         for (const span of spans) endSpan(span);
-        for (const m of messages) this.countPublished({ service: this.name, topic: m.topic });
+        for (const m of messages) this.countPublished({ service: this.name, topic: this.producer ? onKafka(m.topic) : m.topic });
       },
 
       /** The producer span of one outbox message, under the span that wrote it (none if it was written untraced). */
@@ -240,7 +240,8 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
       /** The consumer span of a message: under its producer span (a header), or the span that wrote it (its envelope), or a trace of its own. */
       consumeSpan(message: BusMessage): Span | undefined {
         const parent = parentFrom(message.headers?.traceparent) ?? parentFrom(traceparentInJson(message.value)) ?? null;
-        const topic = this.producer ? onKafka(message.topic) : message.topic;
+        // Kafka's topic name (with KAFKA_TOPIC_PREFIX), or the in-process bus's.
+        const topic = message.topic;
         return startSpan(`process ${topic}`, {
           kind: "consumer",
           service: this.name,
@@ -371,8 +372,8 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
         this.scheduleRelay(0);
         this.pruneTimer = setInterval(() => this.pruneEventRecords(), cfg.events.pruneIntervalSeconds * 1000).unref();
       }
+      // Not at once: the service's own started() has not connected its stores yet (baskets' Redis).
       this.reportTimer = outsideAnyRequest(() => setInterval(() => void this.reportBridge(), REPORT_MS).unref());
-      void this.reportBridge();
     },
 
     async stopped() {

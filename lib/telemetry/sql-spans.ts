@@ -15,7 +15,9 @@ const TABLE = /\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)
 
 /** `UPDATE products`, `SELECT outbox`, `COMMIT`: what a statement does, to what (its summary). */
 export function summarizeSql(sql: string): { operation: string; table?: string; summary: string } {
-  const operation = (OPERATION.exec(sql)?.[1] ?? "QUERY").toUpperCase();
+  const word = (OPERATION.exec(sql)?.[1] ?? "QUERY").toUpperCase();
+  // PostgreSQL's and MariaDB's START TRANSACTION is SQLite's BEGIN: one name for one thing.
+  const operation = word === "START" ? "BEGIN" : word;
   const table = TABLE.exec(sql.slice(0, 2000))?.[1];
   return { operation, table, summary: table ? `${operation} ${table}` : operation };
 }
