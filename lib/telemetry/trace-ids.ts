@@ -8,7 +8,7 @@
  * span, or one of ours), a UUID gives the last 16 hex digits of its 122 random bits, anything else
  * a hash.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 
 const HEX16 = /^[0-9a-f]{16}$/;
 const HEX32 = /^[0-9a-f]{32}$/;
@@ -18,26 +18,27 @@ const ZERO32 = "0".repeat(32);
 
 const digest = (id: string) => createHash("sha256").update(id).digest("hex");
 
-/** A valid span id (16 hex, not all zero) for any id Moleculer gives a span. */
+/** A valid span id (16 hex, not all zero) for any id Moleculer gives a span (a UUID: its last 16 hex digits). */
 export function spanIdOf(id: string): string {
   let hex: string;
-  if (HEX16.test(id)) hex = id;
-  else if (UUID.test(id)) hex = id.replace(/-/g, "").slice(16).toLowerCase();
+  if (id.length === 16 && HEX16.test(id)) hex = id;
+  else if (id.length === 36 && UUID.test(id)) hex = (id.slice(19, 23) + id.slice(24)).toLowerCase();
   else hex = digest(id).slice(0, 16);
   return hex === ZERO16 ? digest(id).slice(0, 16) : hex;
 }
 
-/** A valid trace id (32 hex, not all zero) for a trace id or request id. */
+/** A valid trace id (32 hex, not all zero) for a trace id or request id (a UUID: its hex digits). */
 export function traceIdOf(id: string): string {
   let hex: string;
-  if (HEX32.test(id)) hex = id;
-  else if (UUID.test(id)) hex = id.replace(/-/g, "").toLowerCase();
+  if (id.length === 32 && HEX32.test(id)) hex = id;
+  else if (id.length === 36 && UUID.test(id)) hex = (id.slice(0, 8) + id.slice(9, 13) + id.slice(14, 18) + id.slice(19, 23) + id.slice(24)).toLowerCase();
   else hex = digest(id).slice(0, 32);
   return hex === ZERO32 ? digest(id).slice(0, 32) : hex;
 }
 
 export const randomSpanId = (): string => randomBytes(8).toString("hex");
-export const randomTraceId = (): string => randomBytes(16).toString("hex");
+/** 122 random bits (a version 4 UUID's, from Node's pooled generator); the rightmost 7 bytes all random, as W3C asks. */
+export const randomTraceId = (): string => traceIdOf(randomUUID());
 
 export interface TraceParent {
   traceId: string;
