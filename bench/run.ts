@@ -4,11 +4,13 @@
  *   catalog    embedded shop, no external server: cached and uncached reads against references (bench/catalog.ts)
  *   checkout   the real stack: checkouts/s, latency, CPU, SQL and event lag per checkout (bench/checkout.ts)
  *   scaling    checkout on one node, then on two over NATS, and the ratio
+ *   tracing    catalog reads and the checkout with tracing off and on, and the ratio (bench/tracing.ts)
  *
  * Each figure is printed next to its goal; a markdown summary for the README's tables ends the run.
  */
 import { catalogScenario } from "./catalog";
 import { checkoutScenario, scalingScenario } from "./checkout";
+import { tracingScenario } from "./tracing";
 import { stopAllOnInterrupt } from "./support/processes";
 import { printSummary, type Table } from "./support/report";
 
@@ -16,6 +18,7 @@ const SCENARIOS: Record<string, (tables: Table[]) => Promise<unknown>> = {
   catalog: catalogScenario,
   checkout: (tables) => checkoutScenario(tables),
   scaling: scalingScenario,
+  tracing: tracingScenario,
 };
 
 async function main(): Promise<void> {
