@@ -57,9 +57,17 @@ export function outsideAnyRequest<T>(work: () => T): T {
   return storage.exit(work);
 }
 
-/** Runs `next(ctx)` in ctx's request context, entering it only if the current one names another request. */
+/**
+ * Runs `next(ctx)` in ctx's request context, entering it only if the current one names another
+ * request. With tracing on, a trace that is not sampled (no span: lib/telemetry/tracing.ts) is named
+ * here, with the context's id standing for its span, so its decision travels on in what it writes.
+ */
 function inContextOf(next: (ctx: any) => unknown) {
-  return (ctx: any) => (storage.getStore()?.requestId === ctx.requestID ? next(ctx) : storage.run({ requestId: ctx.requestID }, next, ctx));
+  return (ctx: any) => {
+    if (storage.getStore()?.requestId === ctx.requestID) return next(ctx);
+    const traceId: string | undefined = ctx.meta?.traceId;
+    return storage.run(traceId ? { requestId: ctx.requestID, traceId, spanId: ctx.id, sampled: false } : { requestId: ctx.requestID }, next, ctx);
+  };
 }
 
 /** Broker middleware: runs each local action and event handler inside its request's context. */

@@ -28,8 +28,9 @@ import { dlqTopicOf, parseEnvelope, topicOf, traceparentInJson, TOPICS, type Env
 import { SCHEMA_VERSIONS, type EventHandlers, type EventType } from "../lib/events/contracts";
 import type { OutboxMessage } from "../lib/events/stores";
 import { registerHealthCheck, unregisterHealthCheck } from "../lib/health";
-import { outsideAnyRequest } from "../lib/request-context";
-import { endSpan, inSpan, parentFrom, startSpan, traceparentOf, tracingActive } from "../lib/telemetry/tracing";
+import { outsideAnyRequest, withRequestContext, type RequestContext } from "../lib/request-context";
+import { endSpan, newTraceSampled, parentFrom, startSpan, traceparentOf, tracingActive } from "../lib/telemetry/tracing";
+import { randomSpanId, randomTraceId } from "../lib/telemetry/trace-ids";
 import { counter, DELAY_BUCKETS, gauge, histogram } from "../lib/telemetry/shop-metrics";
 
 export interface KafkaBridgeOptions {
@@ -231,21 +232,30 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
        * With tracing on it is processed in a consumer span under the message's producer span.
        */
       async consumeMessage(message: BusMessage) {
-        const span: Span | undefined = tracingActive() ? this.consumeSpan(message) : undefined;
-        const outcome: { error?: string } = await inSpan(span, () => this.processMessage(message, span));
-        endSpan(span, outcome.error === undefined ? undefined : new Error(outcome.error));
+        let outcome: { error?: string };
+        if (tracingActive()) {
+          const { span, context } = this.consumeTrace(message);
+          outcome = await withRequestContext(context, () => this.processMessage(message, span));
+          endSpan(span, outcome.error === undefined ? undefined : new Error(outcome.error));
+        } else outcome = await this.processMessage(message);
         this.countConsumed({ service: this.name, topic: message.topic, outcome: outcome.error === undefined ? "applied" : "dead_lettered" });
       },
 
-      /** The consumer span of a message: under its producer span (a header), or the span that wrote it (its envelope), or a trace of its own. */
-      consumeSpan(message: BusMessage): Span | undefined {
-        const parent = parentFrom(message.headers?.traceparent) ?? parentFrom(traceparentInJson(message.value)) ?? null;
+      /**
+       * The trace a message is processed in: under its producer span (a header), or the span that
+       * wrote it (its envelope), or a trace of its own. A consumer span when the trace is sampled;
+       * otherwise none, but a context that carries the decision on to what the handler writes.
+       */
+      consumeTrace(message: BusMessage): { span?: Span; context: RequestContext } {
+        const parent = parentFrom(message.headers?.traceparent) ?? parentFrom(traceparentInJson(message.value));
+        const traceId = parent?.traceId ?? randomTraceId();
+        const sampled = parent ? parent.sampled : newTraceSampled(traceId);
         // Kafka's topic name (with KAFKA_TOPIC_PREFIX), or the in-process bus's.
         const topic = message.topic;
-        return startSpan(`process ${topic}`, {
+        const span = startSpan(`process ${topic}`, {
           kind: "consumer",
           service: this.name,
-          parent,
+          parent: { traceId, spanId: parent?.spanId, sampled },
           attributes: {
             "messaging.system": this.producer ? "kafka" : "in-process",
             "messaging.operation.type": "process",
@@ -254,6 +264,8 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
             "messaging.kafka.message.key": message.key,
           },
         });
+        if (span) return { span, context: { traceId, spanId: span.id, sampled: true } };
+        return { context: { traceId, spanId: parent?.spanId ?? randomSpanId(), sampled: false } };
       },
 
       async processMessage(message: BusMessage, span?: Span): Promise<{ error?: string }> {

@@ -15,8 +15,8 @@ import type { ServiceBroker, Span } from "moleculer";
 import type { RequestContext } from "../request-context";
 import type { LeanHistogram } from "../prometheus";
 import type { TracingConfig } from "../telemetry/otel-config";
-import { parseTraceparent, randomTraceId } from "../telemetry/trace-ids";
-import { endSpan, rootSampled, startSpan, traceparentOf } from "../telemetry/tracing";
+import { formatTraceparent, parseTraceparent, randomSpanId, randomTraceId, spanIdOf } from "../telemetry/trace-ids";
+import { endSpan, rootSampled, startSpan } from "../telemetry/tracing";
 import { AccessLog, pathOf } from "./access-log";
 
 /** Seconds: from a micro-cache hit (well under a millisecond) to a request at the broker's timeout. */
@@ -34,8 +34,8 @@ export type ObservedRequest = IncomingMessage & {
   originalUrl?: string;
   /** The route of a response served from the micro-cache (its entry remembers it). */
   $cachedRoute?: string;
-  /** With tracing on: the request's trace, for the root call's options (traceRootCall). */
-  $trace?: { span: Span; traceId: string; requestId: string };
+  /** With tracing on: the request's trace, for the root call's options (traceRootCall); no span when not sampled. */
+  $trace?: { traceId: string; spanId: string; sampled: boolean; requestId: string; span?: Span };
 };
 
 /** How a request that found no alias is named: moleculer-web's route by prefix, or unmatched. */
@@ -70,20 +70,23 @@ export class RequestObserver {
     let context: RequestContext;
     let span: Span | undefined;
     if (this.opts.tracing) {
-      const incoming = parseTraceparent(req.headers.traceparent);
+      const header = req.headers.traceparent;
+      const incoming = header === undefined ? undefined : parseTraceparent(header);
       const traceId = incoming?.traceId ?? randomTraceId();
       const sampled = rootSampled(this.opts.tracing, traceId, incoming?.sampled);
-      span = startSpan(req.method ?? "HTTP", {
-        kind: "server",
-        service: "api",
-        parent: { traceId, spanId: incoming?.spanId, sampled },
-        attributes: { "http.request.method": req.method, "url.path": pathOf(req.url), "url.scheme": "http", "shop.request_id": requestId },
-      });
-      if (span) {
-        res.setHeader("traceparent", traceparentOf(span));
-        req.$trace = { span, traceId, requestId };
-        context = { requestId, traceId, spanId: span.id, sampled };
-      } else context = { requestId };
+      // Not sampled: no span, but an id standing for one, so that the decision travels on.
+      span = sampled
+        ? startSpan(req.method ?? "HTTP", {
+            kind: "server",
+            service: "api",
+            parent: { traceId, spanId: incoming?.spanId, sampled },
+            attributes: { "http.request.method": req.method, "url.path": pathOf(req.url), "url.scheme": "http", "shop.request_id": requestId },
+          })
+        : undefined;
+      const spanId = span?.id ?? randomSpanId();
+      res.setHeader("traceparent", formatTraceparent(traceId, spanIdOf(spanId), sampled));
+      req.$trace = { traceId, spanId, sampled, requestId, span };
+      context = { requestId, traceId, spanId, sampled };
     } else context = { requestId };
     res.on("close", () => this.done(req, res, start, requestId, span));
     return context;
@@ -129,6 +132,6 @@ export class RequestObserver {
 export function traceRootCall(options: Record<string, any>, req: ObservedRequest): void {
   const trace = req.$trace;
   if (!trace) return;
-  options.parentSpan = { id: trace.span.id, traceID: trace.requestId, sampled: trace.span.sampled };
+  options.parentSpan = { id: trace.spanId, traceID: trace.requestId, sampled: trace.sampled };
   options.meta = { ...options.meta, traceId: trace.traceId };
 }

@@ -11,6 +11,11 @@
  * - spans of its own for what Moleculer does not see (startSpan): the HTTP request at the gateway,
  *   SQL statements, the outbox relay's publish and the Kafka consumer's processing.
  *
+ * A trace that is not sampled makes no span at all (not even one Moleculer then drops): its
+ * decision, and its trace id, still travel (ctx.tracing, ctx.meta.traceId, a traceparent with flags
+ * 00 in messages), so a trace is kept or dropped whole, on every node. New traces are decided by
+ * trace id (OpenTelemetry's TraceIdRatioBased), so every node decides alike.
+ *
  * With tracing off none of this is installed: Moleculer's Tracing middleware has no hooks, and
  * every helper here returns at its first line.
  */
@@ -82,11 +87,14 @@ export function ShopTracingMiddleware(broker: ServiceBroker): Middleware {
     ctx.meta.traceId ??= traceIdOf(ctx.requestID);
   };
 
+  const ratio = activeConfig?.sampler.ratio ?? 1;
   const wrap = (hook: "localAction" | "localEvent") => (next: any, def: any) => {
     const traced = builtin[hook](inItsSpan(next), def);
     return function shopTracing(this: unknown, ctx: any) {
       adopt(ctx);
-      return traced.call(this, ctx);
+      // A new trace (a timer's call): decided by its id. Not sampled: no span, the decision travels on.
+      if (ctx.tracing === null || ctx.tracing === undefined) ctx.tracing = traceIdRatioSampled(ctx.meta.traceId, ratio);
+      return ctx.tracing ? traced.call(this, ctx) : next.call(this, ctx);
     };
   };
 
@@ -118,8 +126,8 @@ export interface SpanOptions {
 
 /**
  * Starts a span of the shop's own (HTTP, SQL, messaging) under the current request context's span,
- * or undefined when tracing is off or there is no trace to join and `parent` is not given. Its
- * Moleculer traceID is the OpenTelemetry trace id.
+ * or undefined when tracing is off, when there is no trace to join and `parent` is not given, or
+ * when the trace is not sampled. Its Moleculer traceID is the OpenTelemetry trace id.
  */
 export function startSpan(name: string, opts: SpanOptions = {}): Span | undefined {
   if (!activeTracer) return undefined;
@@ -130,7 +138,8 @@ export function startSpan(name: string, opts: SpanOptions = {}): Span | undefine
     parent = { traceId: scope.traceId, spanId: scope.spanId, sampled: !!scope.sampled };
   }
   const traceId = parent?.traceId ?? randomTraceId();
-  const sampled = parent ? parent.sampled : traceIdRatioSampled(traceId, activeConfig?.sampler.ratio ?? 1);
+  const sampled = parent ? parent.sampled : newTraceSampled(traceId);
+  if (!sampled) return undefined;
   return activeTracer.startSpan(name, {
     id: opts.id,
     type: "shop",
@@ -173,6 +182,11 @@ export function traceparentOf(span: Span): string {
 /** The parent a traceparent value names, for startSpan; undefined when absent or malformed. */
 export function parentFrom(traceparent: unknown): SpanOptions["parent"] {
   return parseTraceparent(traceparent);
+}
+
+/** Whether a new trace (no parent anywhere) is sampled: by its id, the same on every node. */
+export function newTraceSampled(traceId: string): boolean {
+  return traceIdRatioSampled(traceId, activeConfig?.sampler.ratio ?? 1);
 }
 
 /**

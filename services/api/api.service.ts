@@ -377,7 +377,7 @@ const ApiService: ServiceSchema<any> = {
       const error = err instanceof Error ? err : new Error(String(err));
       // Outside any action here: the id the gateway gave the request (and its trace) names the line.
       const trace = (req as ObservedRequest).$trace;
-      withRequestContext({ requestId: req.headers["x-request-id"] as string | undefined, traceId: trace?.traceId, spanId: trace?.span.id }, () => {
+      withRequestContext({ requestId: req.headers["x-request-id"] as string | undefined, traceId: trace?.traceId, spanId: trace?.spanId, sampled: trace?.sampled }, () => {
         // Pino serialises an Error given first (as `err`: type, message, stack) and drops arguments after the message.
         if (cfg.logFormat === "json") this.logger.error(error, `Request failed: ${error.name}: ${error.message}`);
         else this.logger.error("Request failed:", error);

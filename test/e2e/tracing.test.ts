@@ -183,3 +183,23 @@ it("starts a trace for a request without traceparent, and honours a client's dec
   await new Promise((r) => setTimeout(r, 300));
   expect(inTrace(unsampledTrace)).toEqual([]);
 });
+
+it("keeps a trace the client does not sample out of every service and consumer, and its logs still name it", async () => {
+  const unsampled = { traceparent: "00-1af7651916cd43dd8448eb211c80319d-c7ad6b7169203331-00" };
+  await http(api("/users/register"), { method: "POST", body: { email: "ugo@tracing.test", password: "ugo password 1", firstName: "U", lastName: "G" } });
+  const token = (await http(api("/users/login"), { method: "POST", body: { email: "ugo@tracing.test", password: "ugo password 1" } })).body.accessToken;
+  await http(api("/basket/items"), { method: "POST", token, body: { productId, quantity: 1 }, headers: unsampled });
+  const order = await http(api("/orders"), { method: "POST", token, body: {}, headers: { ...unsampled, "idempotency-key": "ugo-1" } });
+  const payment = await http(api("/payments"), { method: "POST", token, body: { orderId: order.body.id }, headers: { ...unsampled, "idempotency-key": "ugo-pay-1" } });
+  const paid = await http(api(`/payments/${payment.body.id}/process`), { method: "POST", token, body: { paymentMethod: "pm_card_visa" }, headers: unsampled });
+  expect(paid.body.status).toBe("completed");
+  await waitFor(async () => (await http(api("/basket"), { token })).body.itemCount === 0, 10_000, "the basket to be cleared");
+  await new Promise((r) => setTimeout(r, 500));
+  expect(inTrace("1af7651916cd43dd8448eb211c80319d")).toEqual([]);
+  // No consumer started a trace of its own for these events either.
+  const consumerRoots = receiver.spans.filter((s) => s.name.startsWith("process ") && s.parentSpanId === "" && s.attributes["cloudevents.event_subject"] === order.body.id);
+  expect(consumerRoots).toEqual([]);
+  const lines = logLines();
+  expect(lines.find((l) => typeof l.msg === "string" && l.msg.startsWith(`Payment ${payment.body.id} completed`))).toMatchObject({ traceId: "1af7651916cd43dd8448eb211c80319d" });
+  expect(lines.find((l) => typeof l.msg === "string" && l.msg.includes(`cleared: order ${order.body.id}`))).toMatchObject({ traceId: "1af7651916cd43dd8448eb211c80319d" });
+});
