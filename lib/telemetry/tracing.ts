@@ -47,8 +47,9 @@ export function tracingOptions(settings: TracingConfig | undefined, exporter: ()
     exporter: [exporter() as any],
     actions: true,
     events: true,
-    // New traces started away from the gateway (timers, sweepers); the gateway decides its own (rootSampled).
-    sampling: { rate: settings.sampler.ratio },
+    // Never asked: every span starts with its trace's decision (rootSampled at the gateway,
+    // newTraceSampled elsewhere, the parent's otherwise), made by trace id.
+    sampling: { rate: 1 },
     // No parameters, metadata or responses in spans: they carry passwords, tokens and personal data.
     tags: { action: { params: false, meta: false, response: false }, event: { params: false, meta: false } },
     errorFields: ["name", "message", "code", "type"],
