@@ -34,8 +34,11 @@ export type ObservedRequest = IncomingMessage & {
   originalUrl?: string;
   /** The route of a response served from the micro-cache (its entry remembers it). */
   $cachedRoute?: string;
-  /** With tracing on: the request's trace, for the root call's options (traceRootCall); no span when not sampled. */
-  $trace?: { traceId: string; spanId: string; sampled: boolean; requestId: string; span?: Span };
+  /**
+   * With tracing on: the request's trace, for the root call's options (traceRootCall), and the
+   * traceparent the response carries (traceHeader); no span when not sampled.
+   */
+  $trace?: { traceId: string; spanId: string; sampled: boolean; requestId: string; span?: Span; header: string };
 };
 
 /** How a request that found no alias is named: moleculer-web's route by prefix, or unmatched. */
@@ -63,7 +66,8 @@ export class RequestObserver {
 
   /**
    * Starts observing a request: returns the request context to handle it in (its id, and with
-   * tracing on its trace and span, whose traceparent the response carries).
+   * tracing on its trace and span). The response's traceparent is the caller's to write
+   * (traceHeader): a header set here would push a micro-cache hit's writeHead off Node's fast path.
    */
   begin(req: ObservedRequest, res: ServerResponse, requestId: string): RequestContext {
     const start = performance.now();
@@ -84,8 +88,7 @@ export class RequestObserver {
           })
         : undefined;
       const spanId = span?.id ?? randomSpanId();
-      res.setHeader("traceparent", formatTraceparent(traceId, spanIdOf(spanId), sampled));
-      req.$trace = { traceId, spanId, sampled, requestId, span };
+      req.$trace = { traceId, spanId, sampled, requestId, span, header: formatTraceparent(traceId, spanIdOf(spanId), sampled) };
       context = { requestId, traceId, spanId, sampled };
     } else context = { requestId };
     res.on("close", () => this.done(req, res, start, requestId, span));
@@ -124,6 +127,12 @@ export class RequestObserver {
     });
   }
 }
+
+/** The response's `traceparent` as a [name, value] pair, or none (tracing off). */
+export function traceHeader(req: ObservedRequest): [string, string] | [] {
+  return req.$trace ? ["traceparent", req.$trace.header] : NO_HEADER;
+}
+const NO_HEADER: [] = [];
 
 /**
  * moleculer-web's rootCallOptions with tracing on: the gateway's call is the child of the request's

@@ -24,7 +24,7 @@ import Redis from "ioredis";
 import { API_SECURITY_HEADERS, PAGE_SECURITY_HEADERS } from "../../lib/http/security-headers";
 import type { Access, ShopMeta } from "../../lib/http/access";
 import { swaggerUiHtml, swaggerUiInit } from "./docs";
-import { RequestObserver, traceRootCall, type ObservedRequest } from "../../lib/http/request-observer";
+import { RequestObserver, traceHeader, traceRootCall, type ObservedRequest } from "../../lib/http/request-observer";
 
 const { UnAuthorizedError, ForbiddenError } = ApiGateway.Errors;
 const API_PREFIX = "/api/v1";
@@ -278,6 +278,7 @@ const ApiService: ServiceSchema<any> = {
             "Content-Type", hit.contentType,
             "Content-Length", String(hit.body.length),
             "X-Cache", "HIT",
+            ...traceHeader(req),
           ]);
           res.end(hit.body);
           return;
@@ -290,6 +291,8 @@ const ApiService: ServiceSchema<any> = {
       const headers = req.url?.startsWith(DOCS_PREFIX) ? PAGE_SECURITY_HEADERS : API_SECURITY_HEADERS;
       for (const [name, value] of headers) res.setHeader(name, value);
       res.setHeader("X-Request-ID", requestId);
+      const trace = traceHeader(req);
+      if (trace.length) res.setHeader(trace[0], trace[1]);
       // Everything this request does on this node, the actions it calls included, logs under its id.
       return withRequestContext(context, () => ApiGateway.methods!.httpHandler.call(this, req, res, next));
     },
