@@ -4,7 +4,7 @@
  */
 import { INTERNAL_MIDDLEWARES, type BrokerOptions, type Errors, type Middleware } from "moleculer";
 import { config } from "./lib/config";
-import { currentRequestId, RequestContextMiddleware } from "./lib/request-context";
+import { currentRequestContext, RequestContextMiddleware } from "./lib/request-context";
 import { RequestMetricsMiddleware, ShopPrometheusReporter, useLeanHistograms } from "./lib/prometheus";
 import { registerHealthCheck } from "./lib/health";
 import { DomainErrorMiddleware } from "./lib/errors";
@@ -12,6 +12,9 @@ import { isInfrastructureFault, TimeoutMiddleware } from "./lib/faults";
 import { RepeatableActionsMiddleware, TransporterBalancingMiddleware } from "./lib/repeatable-actions";
 import { ClientInputMiddleware } from "./lib/http/client-input";
 import { replCommands } from "./lib/repl-commands";
+import { ShopTracingMiddleware, tracingOptions } from "./lib/telemetry/tracing";
+import { OtelTraceExporter } from "./lib/telemetry/otel-exporter";
+import { startHealthMetrics } from "./lib/telemetry/health-metrics";
 
 const cfg = config();
 /** LOAD_BALANCER=transporter on a node with a transporter: NATS queue groups pick the node. */
@@ -24,6 +27,7 @@ useLeanHistograms();
 const LEAN_MIDDLEWARES: Record<string, Middleware> = {
   Metrics: RequestMetricsMiddleware as unknown as Middleware,
   Timeout: TimeoutMiddleware as unknown as Middleware,
+  Tracing: ShopTracingMiddleware as unknown as Middleware,
 };
 
 function logger(): BrokerOptions["logger"] {
@@ -37,10 +41,11 @@ function logger(): BrokerOptions["logger"] {
             base: undefined,
             timestamp: () => `,"time":"${new Date().toISOString()}"`,
             formatters: { level: (label: string) => ({ level: label }) },
-            // Every line written while handling a request names it.
+            // Every line written while handling a request names it (and its trace, with tracing on).
             mixin: () => {
-              const requestId = currentRequestId();
-              return requestId ? { requestId } : {};
+              const context = currentRequestContext();
+              if (!context) return {};
+              return context.traceId ? { requestId: context.requestId, traceId: context.traceId } : { requestId: context.requestId };
             },
           },
         },
@@ -53,9 +58,10 @@ function logger(): BrokerOptions["logger"] {
       level: cfg.logLevel,
       colors: process.stdout.isTTY,
       formatter: (type: string, args: unknown[], bindings: any, { printArgs }: any) => {
-        const requestId = currentRequestId();
+        const context = currentRequestContext();
+        const ids = context?.requestId ? ` [${context.requestId}${context.traceId ? ` trace=${context.traceId}` : ""}]` : context?.traceId ? ` [trace=${context.traceId}]` : "";
         return [
-          `[${new Date().toISOString()}] ${type.toUpperCase().padEnd(5)} ${bindings.nodeID}/${String(bindings.mod).toUpperCase()}${requestId ? ` [${requestId}]` : ""}:`,
+          `[${new Date().toISOString()}] ${type.toUpperCase().padEnd(5)} ${bindings.nodeID}/${String(bindings.mod).toUpperCase()}${ids}:`,
           ...printArgs(args),
         ];
       },
@@ -118,10 +124,12 @@ const brokerConfig: BrokerOptions = {
     enabled: true,
     reporter: [new ShopPrometheusReporter({ port: cfg.metricsPort ?? null }) as any],
   },
-  tracing: { enabled: false },
+  // OpenTelemetry through Moleculer's tracer (lib/telemetry): on when an OTLP endpoint is configured.
+  tracing: tracingOptions(cfg.tracing, () => new OtelTraceExporter(cfg.tracing!, { namespace: cfg.namespace, nodeId: cfg.nodeId })),
   // Moleculer's internal middlewares are listed here rather than added by the broker, so that two
   // of them can be swapped, in the same place of the chain, for leaner ones that do the same:
-  // Metrics (lib/prometheus.ts) and Timeout (lib/faults.ts). The first listed wraps the handler
+  // Metrics (lib/prometheus.ts) and Timeout (lib/faults.ts); and Tracing is Moleculer's own with the
+  // shop's trace context around it (lib/telemetry/tracing.ts). The first listed wraps the handler
   // innermost: the shop's own run inside Moleculer's, after validation, and not at all when the
   // cacher answers.
   internalMiddlewares: false,
@@ -144,6 +152,15 @@ const brokerConfig: BrokerOptions = {
     }
     const redis = (broker.cacher as any)?.client;
     if (cfg.redisUrl && redis) registerHealthCheck("redis", async () => void (await redis.ping()));
+    // shop_ready and shop_health_check_up{check}, for alerts.
+    (broker as any).stopHealthMetrics = startHealthMetrics(broker);
+    if (!cfg.metricsPublic && cfg.metricsPort === undefined && cfg.services.includes("api")) {
+      broker.logger.warn("METRICS_PUBLIC=false and no METRICS_PORT: this node serves its metrics nowhere");
+    }
+  },
+
+  stopped(broker) {
+    (broker as any).stopHealthMetrics?.();
   },
 };
 

@@ -100,7 +100,7 @@ const NO_SERVERS = Object.fromEntries(
 );
 
 /** Seeds a catalog into a fresh data directory and returns the shop's environment for it. */
-function seededShopEnv(dataDir: string): NodeJS.ProcessEnv {
+export function seededShopEnv(dataDir: string): NodeJS.ProcessEnv {
   fs.mkdirSync(dataDir, { recursive: true });
   const env = { ...process.env, ...NO_SERVERS, DATA_DIR: dataDir, LOG_LEVEL: "warn", API_RATE_LIMIT: "0", AUTH_RATE_LIMIT: "0" };
   console.log(`Seeding ${PRODUCTS} products…`);

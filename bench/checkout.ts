@@ -58,6 +58,7 @@ export function layoutFromEnv(): Layout {
 
 export interface CheckoutResult {
   checkoutsPerSecond: number;
+  flowP50Ms: number;
 }
 
 // ------------------------------------------------------------------------------ HTTP clients
@@ -167,7 +168,7 @@ const databaseName = (url: string) => new URL(url).pathname.slice(1);
  * Starts the shop's nodes one after the other: the first migrates the databases and creates the
  * admin, the next ones find both done.
  */
-async function startShop(layout: Layout, dbs: ServiceDatabase[], tag: string, dataDir: string): Promise<ShopNode[]> {
+async function startShop(layout: Layout, dbs: ServiceDatabase[], tag: string, dataDir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<ShopNode[]> {
   const url = (service: string) => dbs.find((d) => d.service === service)!.url;
   const common: NodeJS.ProcessEnv = {
     ...process.env,
@@ -178,6 +179,7 @@ async function startShop(layout: Layout, dbs: ServiceDatabase[], tag: string, da
     LOAD_BALANCER: "RoundRobin",
     KAFKA_BROKERS: process.env.TEST_KAFKA_BROKERS, KAFKA_TOPIC_PREFIX: `${tag}.`, REDIS_URL: process.env.TEST_REDIS_URL,
     USERS_DB_URL: url("users"), PRODUCTS_DB_URL: url("products"), ORDERS_DB_URL: url("orders"), PAYMENTS_DB_URL: url("payments"), NOTIFICATIONS_DB_URL: url("notifications"),
+    ...extraEnv,
   };
   const nodes: ShopNode[] = [];
   for (let i = 0; i < layout.nodes; i++) {
@@ -225,7 +227,7 @@ async function checkInvariants(admin: Api, productId: number, initialStock: numb
   return Object.values(checks).every(Boolean);
 }
 
-function reportFlow(checkouts: Checkout[], seconds: number, table: GoalTable): number {
+function reportFlow(checkouts: Checkout[], seconds: number, table: GoalTable): { rate: number; p50: number } {
   const rate = checkouts.length / seconds;
   const flow = spread(checkouts.map((c) => c.flowMs));
   console.log(`\nThroughput and latency (${checkouts.length} checkouts in ${fmt(seconds, 1)} s):`);
@@ -235,7 +237,7 @@ function reportFlow(checkouts: Checkout[], seconds: number, table: GoalTable): n
   table.figure("completed checkouts/s", fmt(rate, 1), GOALS.checkoutsPerSecond, rate);
   table.figure("flow p50 (basket add, POST /orders, POST /payments, POST /payments/:id/process)", `${fmt(flow.p50)} ms`, GOALS.flowP50, flow.p50);
   table.figure("flow p99", `${fmt(flow.p99)} ms`, GOALS.flowP99, flow.p99);
-  return rate;
+  return { rate, p50: flow.p50 };
 }
 
 /** CPU time over the window: the shop's nodes, the stack's servers, and this process (the load generator, apart). */
@@ -313,17 +315,18 @@ async function reportConsumerLag(dbs: ServiceDatabase[], since: number, table: G
 
 // ------------------------------------------------------------------------------ the scenario
 
-export async function checkoutScenario(tables: Table[], layout: Layout = layoutFromEnv()): Promise<CheckoutResult> {
+/** `extraEnv` goes to every shop node (the tracing scenario turns tracing on with it). */
+export async function checkoutScenario(tables: Table[], layout: Layout = layoutFromEnv(), extraEnv: NodeJS.ProcessEnv = {}, label = ""): Promise<CheckoutResult> {
   loadStackEnv();
   const { dbs, drop } = await createDatabases();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "shop-bench-checkout-"));
   const tag = `bench${Date.now().toString(36)}`;
   const kafkaBrokers = process.env.TEST_KAFKA_BROKERS!.split(",");
   const total = CLIENTS * ROUNDS;
-  const table = new GoalTable(`Checkout, real stack, ${layout.nodes} node${layout.nodes > 1 ? "s" : ""}${layout.transporter ? " over NATS" : ""}, ${CLIENTS} clients × ${ROUNDS} checkouts`);
+  const table = new GoalTable(`Checkout, real stack, ${layout.nodes} node${layout.nodes > 1 ? "s" : ""}${layout.transporter ? " over NATS" : ""}, ${CLIENTS} clients × ${ROUNDS} checkouts${label}`);
   tables.push(table);
   try {
-    const nodes = await startShop(layout, dbs, tag, dataDir);
+    const nodes = await startShop(layout, dbs, tag, dataDir, extraEnv);
     const gateways = nodes.map((n) => n.gateway);
     const admin = await new Api(gateways[0]).signIn(ADMIN.email, ADMIN.password);
     const stock = total * QUANTITY + 100;
@@ -346,7 +349,7 @@ export async function checkoutScenario(tables: Table[], layout: Layout = layoutF
     const cpuShares = cpu.stop();
     // ---- and stops here
 
-    const rate = reportFlow(checkouts, seconds, table);
+    const { rate, p50 } = reportFlow(checkouts, seconds, table);
     reportCpu(cpuShares, total, seconds, table);
 
     const pending = await waitForConsumers(kafkaBrokers, `${tag}-`, 30_000);
@@ -361,7 +364,7 @@ export async function checkoutScenario(tables: Table[], layout: Layout = layoutF
     reportBasketLag(checkouts, table);
     await reportConsumerLag(dbs, startedAt, table);
     table.figure("invariants (stock, orders, payments, revenue)", consistent ? "all hold" : "FAILED");
-    return { checkoutsPerSecond: rate };
+    return { checkoutsPerSecond: rate, flowP50Ms: p50 };
   } finally {
     await stopAll();
     await drop();
@@ -415,7 +418,7 @@ export async function embeddedCheckoutScenario(tables: Table[]): Promise<Checkou
     const seconds = (performance.now() - t0) / 1000;
     const [shopCpu, client] = cpu.stop();
 
-    const rate = reportFlow(checkouts, seconds, table);
+    const { rate, p50 } = reportFlow(checkouts, seconds, table);
     const perCheckout = shopCpu.ms / total;
     console.log(figureLine("CPU per checkout, shop (the only process)", `${fmt(perCheckout, 2)} ms`, { goal: GOALS.cpuShop, value: perCheckout }));
     console.log(figureLine("load generator (this process; not in the total)", `${fmt(client.ms / total, 2)} ms`));
@@ -424,7 +427,7 @@ export async function embeddedCheckoutScenario(tables: Table[]): Promise<Checkou
     const consistent = await checkInvariants(admin, product.id, stock, total);
     if (!consistent) process.exitCode = 1;
     table.figure("invariants (stock, orders, payments, revenue)", consistent ? "all hold" : "FAILED");
-    return { checkoutsPerSecond: rate };
+    return { checkoutsPerSecond: rate, flowP50Ms: p50 };
   } finally {
     await stopAll();
     fs.rmSync(dataDir, { recursive: true, force: true });

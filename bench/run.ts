@@ -6,12 +6,14 @@
  *   checkout-embedded   the same checkout on the embedded default (SQLite, in-process bus)
  *   scaling    checkout on one node, then on two over NATS, and the ratio
  *   failover   reads while a products node is SIGKILLed: failed reads, slowest read, failover time
+ *   tracing    catalog reads and the checkout with tracing off and on, and the ratio (bench/tracing.ts)
  *
  * Each figure is printed next to its goal; a markdown summary for the README's tables ends the run.
  */
 import { catalogScenario } from "./catalog";
 import { checkoutScenario, embeddedCheckoutScenario, scalingScenario } from "./checkout";
 import { failoverScenario } from "./failover";
+import { tracingScenario } from "./tracing";
 import { stopAllOnInterrupt } from "./support/processes";
 import { printSummary, type Table } from "./support/report";
 
@@ -21,6 +23,7 @@ const SCENARIOS: Record<string, (tables: Table[]) => Promise<unknown>> = {
   "checkout-embedded": embeddedCheckoutScenario,
   scaling: scalingScenario,
   failover: failoverScenario,
+  tracing: tracingScenario,
 };
 
 async function main(): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import path from "node:path";
 import os from "node:os";
+import { OtelConfigError, tracingConfig } from "./telemetry/otel-config";
 
 /** The bounded contexts built so far; each one joins this list (and services/index.ts) as it lands. */
 export const SERVICE_NAMES = ["api", "users", "products", "baskets", "orders", "payments", "notifications"] as const;
@@ -110,6 +111,14 @@ export function loadConfig(env: Env = process.env) {
     throw new ConfigError(
       `KAFKA_BROKERS is required: this node runs ${eventServicesHere.join(", ")} on TRANSPORTER without ${EVENT_SERVICES.filter((s) => !eventServicesHere.includes(s)).join(", ")}, and integration events between nodes travel only through Kafka`,
     );
+  }
+
+  let tracing: ReturnType<typeof tracingConfig>;
+  try {
+    tracing = tracingConfig(env);
+  } catch (err) {
+    if (err instanceof OtelConfigError) throw new ConfigError(err.message);
+    throw err;
   }
 
   return {
@@ -224,6 +233,12 @@ export function loadConfig(env: Env = process.env) {
       restockOnRefund: oneOf(env, "RESTOCK_ON_REFUND", ["true", "false"] as const, "true") === "true",
     },
     metricsPort: optional(env, "METRICS_PORT") === undefined ? undefined : int(env, "METRICS_PORT", 0, 0, 65535),
+    /** Whether the gateway serves /metrics on its public port (false: only METRICS_PORT does). */
+    metricsPublic: oneOf(env, "METRICS_PUBLIC", ["true", "false"] as const, "true") === "true",
+    /** One JSON line per HTTP request (method, route, status, duration, request, user and trace ids). */
+    accessLog: oneOf(env, "ACCESS_LOG", ["true", "false"] as const, "false") === "true",
+    /** OpenTelemetry tracing (OTEL_* variables): undefined when off. */
+    tracing,
   };
 }
 

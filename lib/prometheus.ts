@@ -16,6 +16,13 @@
  *   (calls by nesting depth: nothing reads it, and it was one more update per call);
  * - the /metrics text is standard: histograms as _bucket, _sum and _count.
  * test/unit/broker-middlewares.test.ts checks all of it through the text /metrics serves.
+ *
+ * The exposition also follows Prometheus' naming conventions (`promtool check metrics` is clean):
+ * counters end in _total and nothing else does, labels are snake_case, sizes are _bytes and
+ * durations _seconds (Moleculer's millisecond histograms are served in seconds: `le`, `_sum`), and
+ * a metric with no series yet still shows its HELP and TYPE (an alert or dashboard can name it
+ * before the first circuit opens). What describes the host rather than the shop is not served:
+ * host name, OS user, process arguments and ids, network interfaces, CPU model, OS release.
  */
 import http from "node:http";
 import * as Moleculer from "moleculer";
@@ -218,6 +225,37 @@ const PrometheusBase = MetricReporters.Prometheus as any;
 
 /** HELP text escapes backslash and newline; label values also escape the double quote. */
 const escapeHelp = (text: string) => text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
+
+/**
+ * Moleculer's metrics that are not served: who runs the process and on what (an anonymous caller
+ * of /metrics learnt the host name, the OS user and the command line), and per-call clock values.
+ */
+const PRIVATE_METRICS = /^(process\.(arguments|pid|ppid)|os\.(hostname|type|release|arch|platform|uptime|user\..*|network\..*|cpu\.info\..*|datetime\..*))$/;
+/** Names the general rules below would make unclear. */
+const RENAMED: Record<string, string> = { "os.cpu.total": "os_cpus" };
+
+/** camelCase label names (nodeID, errorName) in Prometheus' snake_case (node_id, error_name). */
+const snakeCase = (name: string) => name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
+
+/**
+ * The exposed name of a metric, and the factor its values are multiplied by: counters end in
+ * _total and nothing else does; bytes are _bytes, seconds _seconds; millisecond histograms are
+ * served in seconds.
+ */
+export function prometheusNameOf(metric: { name: string; type: string; unit?: string }): { name: string; scale: number } {
+  let name = RENAMED[metric.name] ?? metric.name.replace(/[.-]/g, "_");
+  let scale = 1;
+  const counter = metric.type === METRIC.TYPE_COUNTER;
+  if (!counter && name.endsWith("_total") && metric.unit !== "byte") name = name.slice(0, -"_total".length);
+  if (metric.unit === "byte" && !/_bytes(_total)?$/.test(name)) name = name.replace(/_total$/, "") + (name.endsWith("_total") ? "_total_bytes" : "_bytes");
+  if ((metric.unit === "second" || metric.unit === "seconds") && !name.endsWith("_seconds")) name += "_seconds";
+  if (metric.type === METRIC.TYPE_HISTOGRAM && (metric.unit === "millisecond" || metric.unit === "msec")) {
+    name += "_seconds";
+    scale = 1 / 1000;
+  }
+  if (counter && !name.endsWith("_total")) name += "_total";
+  return { name, scale };
+}
 const escapeLabel = (value: unknown) => String(value).replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 const sample = (value: unknown) => (value === null || value === undefined ? "NaN" : String(value));
 
@@ -229,7 +267,13 @@ const sample = (value: unknown) => (value === null || value === undefined ? "NaN
  */
 export class ShopPrometheusReporter extends PrometheusBase {
   constructor(opts: { port: number | null }) {
-    super(opts);
+    // The namespace only: a node id (by default the host name and pid) says nothing Prometheus' own
+    // instance label does not, and would name the host to anyone who reads /metrics.
+    super({ ...opts, defaultLabels: (registry: any) => ({ namespace: registry.broker.namespace }) });
+  }
+
+  formatLabelName(name: string): string {
+    return snakeCase(name);
   }
 
   init(registry: any): void {
@@ -257,11 +301,10 @@ export class ShopPrometheusReporter extends PrometheusBase {
   generatePrometheusResponse(): string {
     const lines: string[] = [];
     for (const metric of this.registry.store.values()) {
-      // Moleculer's own filter, and it leaves out os.datetime.* (a label set per call).
-      if (!this.matchMetricName(metric.name) || metric.name.startsWith("os.datetime")) continue;
+      // Moleculer's own filter, and nothing that describes the host or changes on every call.
+      if (!this.matchMetricName(metric.name) || PRIVATE_METRICS.test(metric.name)) continue;
       const snapshot: any[] = metric.snapshot();
-      if (snapshot.length === 0) continue;
-      const name = this.formatMetricName(metric.name).replace(/[.-]/g, "_");
+      const { name, scale } = prometheusNameOf(metric);
       const help = metric.description || metric.name + (metric.unit ? ` (${metric.unit})` : "");
       const type = metric.type === METRIC.TYPE_INFO ? "gauge" : metric.type;
       lines.push(`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${type}`);
@@ -269,9 +312,9 @@ export class ShopPrometheusReporter extends PrometheusBase {
         if (metric.type === METRIC.TYPE_INFO) {
           lines.push(`${name}${this.labelsToStr(item.labels, { value: item.value })} 1`);
         } else if (metric.type === METRIC.TYPE_HISTOGRAM) {
-          for (const le of Object.keys(item.buckets ?? {})) lines.push(`${name}_bucket${this.labelsToStr(item.labels, { le })} ${sample(item.buckets[le])}`);
+          for (const le of Object.keys(item.buckets ?? {}).sort((a, b) => Number(a) - Number(b))) lines.push(`${name}_bucket${this.labelsToStr(item.labels, { le: scale === 1 ? le : String(Number((Number(le) * scale).toPrecision(12))) })} ${sample(item.buckets[le])}`);
           lines.push(`${name}_bucket${this.labelsToStr(item.labels, { le: "+Inf" })} ${sample(item.count)}`);
-          lines.push(`${name}_sum${this.labelsToStr(item.labels)} ${sample(item.sum)}`, `${name}_count${this.labelsToStr(item.labels)} ${sample(item.count)}`);
+          lines.push(`${name}_sum${this.labelsToStr(item.labels)} ${sample(item.sum === null || item.sum === undefined ? item.sum : item.sum * scale)}`, `${name}_count${this.labelsToStr(item.labels)} ${sample(item.count)}`);
         } else {
           lines.push(`${name}${this.labelsToStr(item.labels)} ${sample(item.value)}`);
         }

@@ -10,6 +10,7 @@ import type { ModelStatic, Model, Sequelize } from "sequelize";
 import { config, type DbServiceName } from "../lib/config";
 import { createSequelize, migrate, openDatabase, type Migration } from "../lib/sql";
 import { registerHealthCheck, unregisterHealthCheck } from "../lib/health";
+import { traceSequelize } from "../lib/telemetry/sql-spans";
 
 export interface SqlDbOptions<M extends { main: ModelStatic<Model> }> {
   service: DbServiceName;
@@ -27,6 +28,8 @@ const { actions, ...DbServiceWithoutActions } = DbService as unknown as ServiceS
 
 export function SqlDbMixin<M extends { main: ModelStatic<Model> }>(opts: SqlDbOptions<M>): ServiceSchema<any> {
   const sequelize = createSequelize(config().db[opts.service]);
+  // With tracing on, the statements a traced request or message runs are spans of their own.
+  if (config().tracing) traceSequelize(sequelize, opts.service);
   const models = opts.models(sequelize);
   const check = `${opts.service}.db`;
 

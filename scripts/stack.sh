@@ -68,6 +68,8 @@ install_packages() {
   command -v go >/dev/null || [ -x "$CACHE_DIR/bin/stripe-mock" ] || missing+=(golang-go)
   # Not a server: the test suite validates docker-compose.yml with it.
   command -v docker-compose >/dev/null || missing+=(docker-compose)
+  # Not a server either: promtool checks the alert rules, their unit tests and a live /metrics.
+  command -v promtool >/dev/null || missing+=(prometheus)
   [ ${#missing[@]} -eq 0 ] && return 0
   require_debian_root
   log "installing ${missing[*]}"

@@ -10,6 +10,8 @@ export interface BusMessage {
   topic: string;
   key: string;
   value: string;
+  /** Kafka headers (the publish span's `traceparent` with tracing on). */
+  headers?: Record<string, string>;
 }
 
 type Handler = (message: BusMessage) => Promise<void>;
@@ -35,6 +37,14 @@ class InProcessBus {
       // Messages not handled yet stay unsent in their outbox: they are delivered after a restart.
       for (const pending of sub.queue.splice(0)) pending.done(new Error(`consumer group ${group} stopped`));
     };
+  }
+
+  /** Messages each topic has waiting for this group, not yet handled: the group's lag. */
+  lag(group: string): Map<string, number> {
+    const sub = this.groups.get(group);
+    const lag = new Map<string, number>([...(sub?.topics ?? [])].map((t) => [t, 0]));
+    for (const { message } of sub?.queue ?? []) lag.set(message.topic, (lag.get(message.topic) ?? 0) + 1);
+    return lag;
   }
 
   async publish(messages: BusMessage[]): Promise<void> {

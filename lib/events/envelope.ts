@@ -6,6 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { SCHEMA_VERSIONS, type EventType, type IntegrationEvent, type IntegrationEvents } from "./contracts";
+import { currentTraceparent } from "../telemetry/tracing";
 
 export interface Envelope<T = Record<string, unknown>> {
   specversion: "1.0";
@@ -17,10 +18,16 @@ export interface Envelope<T = Record<string, unknown>> {
   datacontenttype: "application/json";
   /** Version of `data`'s shape for this `type`; consumers refuse versions they do not know. */
   schemaversion: string;
+  /**
+   * CloudEvents' distributed-tracing extension: the W3C traceparent of the span that wrote the
+   * event (with tracing on), so its relay and its consumers join that trace.
+   */
+  traceparent?: string;
   data: T;
 }
 
 export function envelope<T extends EventType>(source: string, type: T, subject: string, data: IntegrationEvents[T]): IntegrationEvent<T> {
+  const traceparent = currentTraceparent();
   return {
     specversion: "1.0",
     id: randomUUID(),
@@ -30,8 +37,14 @@ export function envelope<T extends EventType>(source: string, type: T, subject: 
     time: new Date().toISOString(),
     datacontenttype: "application/json",
     schemaversion: SCHEMA_VERSIONS[type],
+    ...(traceparent && { traceparent }),
     data,
   };
+}
+
+/** The traceparent an envelope's JSON carries, without parsing all of it (the relay reads only this). */
+export function traceparentInJson(json: string): string | undefined {
+  return /"traceparent":"([0-9a-f-]{55})"/.exec(json)?.[1];
 }
 
 export function topicOf(type: string): string {

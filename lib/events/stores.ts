@@ -47,6 +47,8 @@ export interface DeadLetterStore {
   add(entry: Omit<DeadLetter, "id" | "createdAt" | "replayedAt">): Promise<void>;
   list(includeReplayed?: boolean): Promise<DeadLetter[]>;
   markReplayed(id: string, error?: string): Promise<void>;
+  /** How many wait for an operator (not replayed yet). */
+  pending(): Promise<number>;
 }
 
 // ------------------------------------------------------------------------------------------ SQL
@@ -226,6 +228,11 @@ export class SqlDeadLetters implements DeadLetterStore {
     }));
   }
 
+  async pending(): Promise<number> {
+    const [row] = await this.sequelize.query<{ n: unknown }>("SELECT COUNT(*) AS n FROM dead_letters WHERE replayed_at IS NULL", { type: QueryTypes.SELECT });
+    return Number(row?.n ?? 0);
+  }
+
   async markReplayed(id: string, error?: string): Promise<void> {
     if (error) await this.sequelize.query("UPDATE dead_letters SET error = ?, attempts = attempts + 1 WHERE id = ?", { replacements: [error.slice(0, 4000), Number(id)] });
     else await this.sequelize.query("UPDATE dead_letters SET replayed_at = ? WHERE id = ?", { replacements: [new Date(), Number(id)] });
@@ -313,6 +320,10 @@ export class MemoryDeadLetters implements DeadLetterStore {
     return this.entries.filter((e) => includeReplayed || !e.replayedAt);
   }
 
+  async pending(): Promise<number> {
+    return this.entries.filter((e) => !e.replayedAt).length;
+  }
+
   async markReplayed(id: string, error?: string): Promise<void> {
     const entry = this.entries.find((e) => e.id === id);
     if (!entry) return;
@@ -336,6 +347,10 @@ export class RedisDeadLetters implements DeadLetterStore {
   async list(includeReplayed = false): Promise<DeadLetter[]> {
     const all = Object.values(await this.redis.hgetall(this.key)).map((v) => JSON.parse(v) as DeadLetter);
     return all.filter((e) => includeReplayed || !e.replayedAt).sort((a, b) => Number(a.id) - Number(b.id));
+  }
+
+  async pending(): Promise<number> {
+    return (await this.list()).length;
   }
 
   async markReplayed(id: string, error?: string): Promise<void> {

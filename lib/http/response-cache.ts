@@ -7,6 +7,8 @@ export interface CachedResponse {
   contentType: string;
   service: string;
   expiresAt: number;
+  /** The route pattern it was answered on (for the request metrics and the access log of hits). */
+  route?: string;
 }
 
 export class ResponseCache {
@@ -43,10 +45,10 @@ export class ResponseCache {
   }
 
   /** Stores a response computed when the cache was at `generation` (see `generation`). */
-  set(url: string, service: string, body: Buffer, contentType: string, generation = this.generationCounter): void {
+  set(url: string, service: string, body: Buffer, contentType: string, generation = this.generationCounter, route?: string): void {
     if (!this.enabled || generation !== this.generationCounter) return;
     this.entries.delete(url);
-    this.entries.set(url, { body, contentType, service, expiresAt: this.now() + this.ttlMs });
+    this.entries.set(url, { body, contentType, service, expiresAt: this.now() + this.ttlMs, route });
     while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
   }
 

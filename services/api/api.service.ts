@@ -11,7 +11,7 @@ import { Errors, type Context, type ServiceSchema } from "moleculer";
 import { config, SERVICE_NAMES } from "../../lib/config";
 import { normalizeEmail } from "../../lib/email";
 import { nestedDeeperThan } from "../../lib/http/client-input";
-import { withRequestId } from "../../lib/request-context";
+import { withRequestContext } from "../../lib/request-context";
 import { runHealthChecks } from "../../lib/health";
 import { balancerInEffect, clusterView } from "../../lib/cluster";
 import { counterIncrement, prometheusText } from "../../lib/prometheus";
@@ -28,6 +28,7 @@ import { API_SECURITY_HEADERS, PAGE_SECURITY_HEADERS } from "../../lib/http/secu
 import type { Access, ShopMeta } from "../../lib/http/access";
 import { swaggerUiHtml, swaggerUiInit } from "./docs";
 import { storefrontRoute } from "../../lib/http/storefront";
+import { RequestObserver, traceHeader, traceRootCall, type ObservedRequest } from "../../lib/http/request-observer";
 
 const { UnAuthorizedError, ForbiddenError } = ApiGateway.Errors;
 const API_PREFIX = "/api/v1";
@@ -72,7 +73,7 @@ function keepInMicroCache(this: any, ctx: Context<unknown, ShopMeta>, _route: un
   if (!cacheable) return data;
   const body = Buffer.from(JSON.stringify(data));
   // moleculer-web has made req.url route-relative by now; the cache key is the URL as sent.
-  this.responseCache.set(req.originalUrl, action.name.split(".")[0], body, JSON_TYPE, req.$cacheGeneration);
+  this.responseCache.set(req.originalUrl, action.name.split(".")[0], body, JSON_TYPE, req.$cacheGeneration, (req as ObservedRequest).$alias?.fullPath);
   ctx.meta.$responseType = JSON_TYPE;
   return body;
 }
@@ -122,8 +123,8 @@ const ApiService: ServiceSchema<any> = {
       ? {
           origin: cfg.http.corsOrigins,
           methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-          allowedHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-          exposedHeaders: ["X-Request-ID", "Retry-After"],
+          allowedHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID", "traceparent", "tracestate"],
+          exposedHeaders: ["X-Request-ID", "Retry-After", "traceparent"],
           maxAge: 600,
         }
       : undefined,
@@ -131,6 +132,8 @@ const ApiService: ServiceSchema<any> = {
     logRequest: "debug",
     logResponse: "debug",
     logRouteRegistration: "debug",
+    // With tracing on, the gateway's call is the child of the request's HTTP span (lib/http/request-observer.ts).
+    rootCallOptions: cfg.tracing ? traceRootCall : undefined,
 
     routes: [
       storefrontRoute(),
@@ -146,7 +149,8 @@ const ApiService: ServiceSchema<any> = {
           "GET /health/live": "api.live",
           "GET /health/ready": "api.ready",
           "GET /health/detailed": "api.detailed",
-          "GET /metrics": "api.metrics",
+          // METRICS_PUBLIC=false keeps it off the public port (METRICS_PORT serves it then).
+          ...(cfg.metricsPublic && { "GET /metrics": "api.metrics" }),
           [`GET ${API_PREFIX}/openapi.json`]: "api.openapi",
           [`GET ${DOCS_PREFIX}`]: "api.docs",
           [`GET ${DOCS_PREFIX}/init.js`]: "api.docsInit",
@@ -304,10 +308,13 @@ const ApiService: ServiceSchema<any> = {
       }
       const given = req.headers["x-request-id"];
       const requestId = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+      // Metrics, access log and the HTTP span, recorded when the response is done.
+      const context = this.requestObserver.begin(req, res, requestId);
       if (req.method === "GET" && this.responseCache.enabled && !req.headers.authorization) {
         const hit = this.responseCache.get(req.url);
         if (hit) {
           this.countCacheHit();
+          (req as ObservedRequest).$cachedRoute = hit.route;
           // One raw header list: the cheapest way Node writes a response head.
           res.writeHead(200, [
             ...API_HEADER_LIST,
@@ -315,6 +322,7 @@ const ApiService: ServiceSchema<any> = {
             "Content-Type", hit.contentType,
             "Content-Length", String(hit.body.length),
             "X-Cache", "HIT",
+            ...traceHeader(req),
           ]);
           res.end(hit.body);
           return;
@@ -327,8 +335,10 @@ const ApiService: ServiceSchema<any> = {
       const headers = req.url?.startsWith(DOCS_PREFIX) ? PAGE_SECURITY_HEADERS : API_SECURITY_HEADERS;
       for (const [name, value] of headers) res.setHeader(name, value);
       res.setHeader("X-Request-ID", requestId);
+      const trace = traceHeader(req);
+      if (trace.length) res.setHeader(trace[0], trace[1]);
       // Everything this request does on this node, the actions it calls included, logs under its id.
-      return withRequestId(requestId, () => ApiGateway.methods!.httpHandler.call(this, req, res, next));
+      return withRequestContext(context, () => ApiGateway.methods!.httpHandler.call(this, req, res, next));
     },
 
     /** moleculer-web's route lookup, from an index of its aliases (lib/http/alias-index.ts), rebuilt when they change. */
@@ -423,8 +433,9 @@ const ApiService: ServiceSchema<any> = {
     /** One line per 5xx in either LOG_FORMAT: the error's name, message and stack, under the request's id. */
     logServerFault(req: Req, err: unknown) {
       const error = err instanceof Error ? err : new Error(String(err));
-      // Outside any action here: the id the gateway gave the request names the line.
-      withRequestId(req.headers["x-request-id"] as string | undefined, () => {
+      // Outside any action here: the id the gateway gave the request (and its trace) names the line.
+      const trace = (req as ObservedRequest).$trace;
+      withRequestContext({ requestId: req.headers["x-request-id"] as string | undefined, traceId: trace?.traceId, spanId: trace?.spanId, sampled: trace?.sampled }, () => {
         // Pino serialises an Error given first (as `err`: type, message, stack) and drops arguments after the message.
         if (cfg.logFormat === "json") this.logger.error(error, `Request failed: ${error.name}: ${error.message}`);
         else this.logger.error("Request failed:", error);
@@ -577,6 +588,20 @@ const ApiService: ServiceSchema<any> = {
     this.apiLimiter = cfg.http.apiRateLimit > 0 ? new RateLimiter(store, cfg.http.apiRateLimit) : undefined;
     this.authLimiter = cfg.auth.rateLimit > 0 ? new RateLimiter(store, cfg.auth.rateLimit) : undefined;
     this.responseCache = new ResponseCache(cfg.http.responseCacheEntries, cfg.http.responseCacheTtlMs);
+    this.requestObserver = new RequestObserver(this.broker, {
+      accessLog: cfg.accessLog,
+      logFormat: cfg.logFormat,
+      tracing: cfg.tracing,
+      // A request that failed before its alias was set (a body it could not read), one served by a
+      // route without aliases (the docs' static files), or one that found nothing ("unmatched").
+      resolveRoute: (req: ObservedRequest & { $route?: { path: string; opts?: { aliases?: unknown; autoAliases?: unknown } } }) => {
+        // The index itself: resolveAlias throws 405 for a known path with another method.
+        const found = req.parsedUrl ? this.currentAliasIndex().resolve(req.parsedUrl, req.method ?? "GET") : false;
+        if (found) return found.alias.fullPath;
+        const route = req.$route;
+        return route && !route.opts?.aliases && !route.opts?.autoAliases ? `${route.path}/*` : undefined;
+      },
+    });
     this.countCacheHit = counterIncrement(
       this.broker.metrics.register({
         type: "counter",

@@ -16,6 +16,7 @@ import { MemoryBasketStore, RedisBasketStore, type BasketStore, type StoredBaske
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
 import { envelope } from "../../lib/events/envelope";
 import { MemoryDeadLetters, RedisDeadLetters, type DeadLetterStore, type OutboxStore } from "../../lib/events/stores";
+import { basketMetrics } from "../../lib/telemetry/business-metrics";
 
 type Ctx<P = unknown> = Context<P, ShopMeta>;
 
@@ -46,6 +47,7 @@ interface BasketsVars {
   deadLetters: DeadLetterStore;
   /** The Kafka bridge's: wakes the outbox relay after a write. */
   kickRelay(): void;
+  metrics: ReturnType<typeof basketMetrics>;
 }
 type BasketsThis = Service<BasketsSettings> & BasketsMethods & BasketsVars;
 
@@ -118,6 +120,7 @@ const BasketsService: ServiceSchema<BasketsSettings, BasketsMethods, BasketsVars
       responses: { 204: true },
       async handler(this: BasketsThis, ctx: Ctx) {
         await this.store.clear(ctx.meta.user!.id);
+        this.metrics.cleared({ reason: "customer" });
         return noContent(ctx);
       },
     },
@@ -141,6 +144,7 @@ const BasketsService: ServiceSchema<BasketsSettings, BasketsMethods, BasketsVars
       responses: { 204: true },
       async handler(this: BasketsThis, ctx: Ctx<{ userId: string }>) {
         await this.store.clear(ctx.params.userId);
+        this.metrics.cleared({ reason: "admin" });
         return noContent(ctx);
       },
     },
@@ -179,6 +183,7 @@ const BasketsService: ServiceSchema<BasketsSettings, BasketsMethods, BasketsVars
       const cleared = envelope("baskets", "basket.cleared", userId, { userId, orderId, reason: "order.paid" });
       const applied = await this.store.clearOnce(userId, event.id, cleared);
       if (applied) {
+        this.metrics.cleared({ reason: "order_paid" });
         this.logger.info(`Basket of ${userId} cleared: order ${orderId} paid`);
         this.kickRelay();
       }
@@ -187,6 +192,7 @@ const BasketsService: ServiceSchema<BasketsSettings, BasketsMethods, BasketsVars
   },
 
   created(this: BasketsThis) {
+    this.metrics = basketMetrics(this.broker);
     const ttlMs = cfg.baskets.ttlSeconds * 1000;
     this.redis = cfg.redisUrl ? new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 }) : undefined;
     // Keys carry the namespace: shops (or test runs) sharing one Redis stay apart.

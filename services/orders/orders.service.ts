@@ -23,6 +23,7 @@ import { createdBetween, newestFirst } from "../../lib/sql";
 import { defineOrderModels, Order, OrderHistory, OrderLineRow } from "./order.model";
 import { orderMigrations } from "./migrations";
 import { assertMove, ORDER_STATUSES, type OrderStatus } from "./order-state";
+import { orderMetrics } from "../../lib/telemetry/business-metrics";
 import { priceLines, type CatalogProduct } from "./pricing";
 import { hasLapsed, onPaymentCompleted, onPaymentFailed, onPaymentRefunded, onStockCommitFailed, payability, type Decision } from "./payment-flow";
 
@@ -132,6 +133,7 @@ const OrdersService: ServiceSchema<any> = {
           }
           throw err;
         }
+        this.metrics.created();
         this.kickRelay();
         // Shown from what was just written: no read back.
         return created(ctx, `/api/v1/orders/${orderId}`, this.detailOf(placed.order, placed.lines, placed.history));
@@ -173,6 +175,7 @@ const OrdersService: ServiceSchema<any> = {
           const order = (await Order.findByPk(id, { transaction, raw: true }))!;
           await addToOutbox(this.sequelize, envelope("orders", "order.cancelled", id, { orderId: id, userId: order.userId }), transaction);
         });
+        this.metrics.moved({ status: "cancelled" });
         this.kickRelay();
         return this.view(id);
       },
@@ -217,6 +220,7 @@ const OrdersService: ServiceSchema<any> = {
       responses: { 200: ref("Order"), errors: [404, 409] },
       async handler(ctx: Ctx<{ id: string }>) {
         await inTransaction(this.sequelize, (t) => this.move(ctx.params.id, "fulfilled", `fulfilled by ${ctx.meta.user?.id ?? "an admin"}`, t));
+        this.metrics.moved({ status: "fulfilled" });
         return this.view(ctx.params.id);
       },
     },
@@ -282,7 +286,7 @@ const OrdersService: ServiceSchema<any> = {
     async follow(event: IntegrationEvent, decide: (order: Order) => Decision, extra: { paymentId?: string; refundedAmount?: number } = {}) {
       const orderId = String((event.data as { orderId: string }).orderId);
       let decision: Decision | undefined;
-      await processOnce(this.sequelize, "orders", event.id, async (transaction) => {
+      const applied = await processOnce(this.sequelize, "orders", event.id, async (transaction) => {
         const order = await Order.findByPk(orderId, { transaction, raw: true });
         if (!order) throw new Error(`order ${orderId} of ${event.type} ${event.id} is unknown`);
         decision = decide(order);
@@ -310,6 +314,7 @@ const OrdersService: ServiceSchema<any> = {
       });
       if (decision?.kind === "ignore") this.logger.info(`Order ${orderId}: ignoring ${event.type} (${event.id}): ${decision.why}`);
       else if (decision) this.kickRelay();
+      if (applied === "applied" && decision?.kind === "move") this.metrics.moved({ status: decision.to });
     },
 
     /** Expires the orders nobody paid in time (payBy plus the grace for payments in flight); their stock goes back. */
@@ -331,6 +336,7 @@ const OrdersService: ServiceSchema<any> = {
             await addToOutbox(this.sequelize, envelope("orders", "order.expired", order.id, { orderId: order.id, userId: order.userId }), transaction);
           });
           expired.push(order.id);
+          this.metrics.moved({ status: "expired" });
         } catch (err) {
           // Paid, cancelled or expired by another node meanwhile: nothing left to do.
           if (!(err instanceof DomainError)) throw err;
@@ -382,6 +388,7 @@ const OrdersService: ServiceSchema<any> = {
   },
 
   created() {
+    this.metrics = orderMetrics(this.broker);
     this.outbox = new SqlOutbox(this.sequelize);
     this.deadLetters = new SqlDeadLetters(this.sequelize);
   },

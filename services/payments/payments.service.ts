@@ -23,6 +23,7 @@ import { CLOSED, PAYMENT_STATUSES, REFUNDABLE, sourcesOf, type PaymentStatus } f
 import { MAX_ID, pageParams, queryDateTime, text } from "../../lib/params";
 import { arrayOf, page, ref } from "../../lib/http/schemas";
 import { SimulatedProvider, StripeProvider, verifyStripeWebhook } from "./providers";
+import { paymentMetrics } from "../../lib/telemetry/business-metrics";
 
 type Ctx<P = unknown> = Context<P, ShopMeta>;
 
@@ -414,7 +415,10 @@ const PaymentsService: ServiceSchema<any> = {
       }
       if (outcome.status === "succeeded") await this.settle(payment.id, "completed", "client confirmation", undefined, providerRef);
       else if (outcome.status === "failed") await this.settle(payment.id, "failed", "client confirmation", outcome.reason, providerRef);
-      else await Payment.update({ nextAction: outcome.reason, providerRef }, { where: { id: payment.id, status: "processing" } });
+      else {
+        await Payment.update({ nextAction: outcome.reason, providerRef }, { where: { id: payment.id, status: "processing" } });
+        this.metrics.outcome({ provider: payment.provider, outcome: "requires_action" });
+      }
       return (await Payment.findByPk(payment.id, { raw: true }))!;
     },
 
@@ -468,10 +472,12 @@ const PaymentsService: ServiceSchema<any> = {
         const common = { paymentId: p.id, orderId: p.orderId, userId: p.userId, amount: p.amount, currency: p.currency };
         const event = to === "completed" ? envelope("payments", "payment.completed", p.orderId, common) : envelope("payments", "payment.failed", p.orderId, { ...common, reason: reason ?? to });
         await addToOutbox(this.sequelize, event, transaction);
-        return late ? "late" : "moved";
+        return { late, provider: p.provider, amount: Number(p.amount), currency: p.currency };
       });
       if (outcome === "stayed") return false;
-      if (outcome === "late") this.logger.warn(`Payment ${id} completed after it had failed or been cancelled (${cause}): the order decides whether to keep it`);
+      this.metrics.outcome({ provider: outcome.provider, outcome: to });
+      if (to === "completed") this.metrics.revenue({ currency: outcome.currency }, outcome.amount);
+      if (outcome.late) this.logger.warn(`Payment ${id} completed after it had failed or been cancelled (${cause}): the order decides whether to keep it`);
       else this.logger.info(`Payment ${id} ${to} (${cause})`);
       this.kickRelay();
       return true;
@@ -569,13 +575,16 @@ const PaymentsService: ServiceSchema<any> = {
 
     /** The provider refunded: the record succeeds, the payment moves, and payment.refunded goes out. */
     async completeRefund(claim: RefundRecord, providerRef: string) {
+      let currency: string | undefined;
       await inTransaction(this.sequelize, async (transaction) => {
+        currency = undefined;
         // The payment row first: concurrent refunds of one payment settle one after another.
         const p = (await Payment.findByPk(claim.paymentId, { transaction, lock: true, raw: true }))!;
         const [done] = await Refund.update({ status: "succeeded", providerRef }, { where: { id: claim.id, status: "pending" }, transaction });
         if (!done) return;
         const refundedTotal = Number((await Refund.sum("amount", { where: { paymentId: p.id, status: "succeeded" }, transaction })) ?? 0);
         const fullyRefunded = refundedTotal >= p.amount;
+        currency = p.currency;
         await Payment.update({ status: fullyRefunded ? "refunded" : "partially_refunded" }, { where: { id: p.id }, transaction });
         await addToOutbox(
           this.sequelize,
@@ -585,6 +594,7 @@ const PaymentsService: ServiceSchema<any> = {
           transaction,
         );
       });
+      if (currency) this.metrics.refunded({ currency }, Number(claim.amount));
       this.kickRelay();
     },
 
@@ -641,6 +651,7 @@ const PaymentsService: ServiceSchema<any> = {
   },
 
   created() {
+    this.metrics = paymentMetrics(this.broker);
     this.provider = cfg.paymentProvider === "stripe" ? new StripeProvider(cfg.stripe.secretKey!, cfg.stripe.apiBase) : new SimulatedProvider();
     this.outbox = new SqlOutbox(this.sequelize);
     this.deadLetters = new SqlDeadLetters(this.sequelize);

@@ -22,6 +22,7 @@ import { defineProductModels, Product } from "./product.model";
 import { productMigrations } from "./migrations";
 import { Inventory } from "./inventory";
 import type { Reservation, StockLine } from "./stock";
+import { stockMetrics } from "../../lib/telemetry/business-metrics";
 import {
   DEFAULT_PAGE_SIZE,
   listParams,
@@ -419,7 +420,14 @@ const ProductsService: ServiceSchema<any> = {
       },
       retryPolicy: { enabled: true }, // idempotent per orderId
       async handler(ctx: Context<{ orderId: string; lines: StockLine[] }>) {
-        const reservation = await this.inventory.reserve(ctx.params.orderId, ctx.params.lines);
+        let reservation: Reservation;
+        try {
+          reservation = await this.inventory.reserve(ctx.params.orderId, ctx.params.lines);
+        } catch (err) {
+          if (err instanceof DomainError && err.type === "INSUFFICIENT_STOCK") this.metrics.reservation({ outcome: "refused" });
+          throw err;
+        }
+        this.metrics.reservation({ outcome: "reserved" });
         await this.stockChanged(reservation.lines);
         return reservation;
       },
@@ -547,6 +555,7 @@ const ProductsService: ServiceSchema<any> = {
   },
 
   created() {
+    this.metrics = stockMetrics(this.broker);
     // Every stock movement goes out as a stock event from its own transaction.
     // The orders context releases reservations (cancel, expiry); this lifetime is only the safety net
     // for one whose order never came to be (a checkout that died half-way) or whose release was lost.

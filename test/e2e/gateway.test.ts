@@ -37,8 +37,8 @@ describe("health and metrics", () => {
     expect(text).toMatch(/^moleculer_request_total/m);
     expect(text).toMatch(/^# TYPE moleculer_node_type gauge/m);
     // Latency as Prometheus histograms (buckets, sum, count), from which it computes quantiles itself.
-    expect(text).toMatch(/^moleculer_request_time_bucket\{.*action="api\.rest".*le="\+Inf"\} [1-9]/m);
-    expect(text).toMatch(/^moleculer_request_time_count\{.*action="api\.rest".*\} [1-9]/m);
+    expect(text).toMatch(/^moleculer_request_time_seconds_bucket\{.*action="api\.rest".*le="\+Inf"\} [1-9]/m);
+    expect(text).toMatch(/^moleculer_request_time_seconds_count\{.*action="api\.rest".*\} [1-9]/m);
     expect(text).not.toMatch(/quantile=/);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * docker-compose.yml is valid (checked by docker-compose itself) and deploys what the code has:
- * every service on a node, the gateway published, the servers from official images.
+ * every service on a node, the gateway published, the servers from official images, traces to
+ * Jaeger.
  */
 import { execFileSync } from "node:child_process";
 import { parse } from "yaml";
@@ -38,6 +39,20 @@ describe("docker-compose.yml", () => {
     const urls = DB_SERVICES.map((s) => env[`${s.toUpperCase()}_DB_URL`]);
     expect(new Set(urls).size).toBe(DB_SERVICES.length);
     expect(env.PAYMENTS_DB_URL).toMatch(/^mariadb:\/\/.*@mariadb:3306\//);
+  });
+
+  it("traces every node to Jaeger over OTLP/HTTP, whose UI is published, and keeps metrics off the public port", () => {
+    expect(config.services.jaeger.image).toMatch(/^jaegertracing\/all-in-one:\d+\.\d+\.\d+$/);
+    expect(config.services.jaeger.environment.COLLECTOR_OTLP_ENABLED).toBe("true");
+    expect(config.services.jaeger.ports.map((p: any) => String(p.published ?? p).split(":")[0])).toContain("16686");
+    for (const [name, node] of nodes) {
+      expect({ name, endpoint: node.environment.OTEL_EXPORTER_OTLP_ENDPOINT, protocol: node.environment.OTEL_EXPORTER_OTLP_PROTOCOL }).toEqual({
+        name,
+        endpoint: "http://jaeger:4318",
+        protocol: "http/protobuf",
+      });
+      expect({ name, port: node.environment.METRICS_PORT, public: node.environment.METRICS_PUBLIC, accessLog: node.environment.ACCESS_LOG }).toEqual({ name, port: "3030", public: "false", accessLog: "true" });
+    }
   });
 
   it("takes every server from its official image", () => {

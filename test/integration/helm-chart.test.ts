@@ -54,7 +54,11 @@ const servicesOf = (d: K8sObject) => String(envOf(d).SERVICES).split(",");
 function variablesTheCodeReads(): Set<string> {
   const source = fs.readFileSync(path.join(ROOT, "lib/config.ts"), "utf8");
   const names = [...source.matchAll(/\b(?:str|optional|int|oneOf|list|fraction)\(env, "([A-Z0-9_]+)"/g)].map((m) => m[1]);
-  return new Set([...names, ...DB_SERVICES.map((s) => `${s.toUpperCase()}_DB_URL`)]);
+  // The OpenTelemetry variables are read where tracing is configured.
+  const otel = fs.readFileSync(path.join(ROOT, "lib/telemetry/otel-config.ts"), "utf8");
+  // ... and two by the OpenTelemetry SDK itself (exporter headers, resource attributes).
+  const otelNames = [...otel.matchAll(/"(OTEL_[A-Z0-9_]+)"/g)].map((m) => m[1]).concat("OTEL_EXPORTER_OTLP_HEADERS", "OTEL_RESOURCE_ATTRIBUTES");
+  return new Set([...names, ...otelNames, ...DB_SERVICES.map((s) => `${s.toUpperCase()}_DB_URL`)]);
 }
 
 /** Variables the chart sets itself, from its own values (never through config.env). */
@@ -62,6 +66,7 @@ const CHART_MANAGED = [
   "SERVICES", "NODE_ID", "PORT", "METRICS_PORT", "DATA_DIR", "NAMESPACE", "LOG_LEVEL", "LOG_FORMAT",
   "TRANSPORTER", "KAFKA_BROKERS", "REDIS_URL", ...DB_SERVICES.map((s) => `${s.toUpperCase()}_DB_URL`),
   "JWT_SECRET", "ADMIN_EMAIL", "ADMIN_PASSWORD", "PAYMENT_PROVIDER", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE",
+  "METRICS_PUBLIC", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
 ];
 
 beforeAll(() => {
@@ -202,8 +207,12 @@ describe.each(VALUES_FILES)("%s: every container", (file) => {
       expect(c.livenessProbe.httpGet).toEqual({ path: "/health/live", port });
       expect(c.readinessProbe.httpGet).toEqual({ path: "/health/ready", port });
       expect(c.startupProbe.httpGet).toEqual({ path: "/health/live", port });
+      // /metrics on every node's METRICS_PORT; the gateway keeps it off the port the Ingress reaches.
+      const metrics = c.ports.find((p: any) => p.name === "metrics");
+      expect(env.METRICS_PORT).toBe(String(metrics.containerPort));
+      expect(env.METRICS_PUBLIC).toBe(gateway ? "false" : undefined);
       const annotations = d.spec.template.metadata.annotations;
-      expect(annotations).toMatchObject({ "prometheus.io/scrape": "true", "prometheus.io/port": String(declared.containerPort), "prometheus.io/path": "/metrics" });
+      expect(annotations).toMatchObject({ "prometheus.io/scrape": "true", "prometheus.io/port": String(metrics.containerPort), "prometheus.io/path": "/metrics" });
     }
   });
 
@@ -213,6 +222,22 @@ describe.each(VALUES_FILES)("%s: every container", (file) => {
       const sleep = Number(container(d).lifecycle?.preStop?.exec?.command?.[1] ?? 0);
       expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(sleep + 10);
       expect(d.spec.template.metadata.annotations["checksum/config"]).toMatch(/^[0-9a-f]{64}$/);
+    }
+  });
+});
+
+describe("tracing", () => {
+  it("sends traces to the collector only when an endpoint is set, sampled, with egress to it", () => {
+    expect(byKind(render(), "ConfigMap")[0].data.OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
+    const objects = render([], ["tracing.otlpEndpoint=http://otel-collector.observability:4318"]);
+    expect(byKind(objects, "ConfigMap")[0].data).toMatchObject({
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel-collector.observability:4318",
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+      OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+      OTEL_TRACES_SAMPLER_ARG: "0.1",
+    });
+    for (const policy of byKind(objects, "NetworkPolicy").filter((p) => p.spec.egress)) {
+      expect(policy.spec.egress.flatMap((r: any) => r.ports.map((x: any) => x.port))).toContain(4318);
     }
   });
 });
@@ -250,7 +275,7 @@ describe("NetworkPolicies (default values)", () => {
       const from = (r: any) => r.from[0].namespaceSelector.matchLabels["kubernetes.io/metadata.name"];
       expect(rules.map((r: any) => [r.ports, from(r)])).toEqual(
         gateway
-          ? [[[{ port: "http", protocol: "TCP" }], "ingress-nginx"], [[{ port: "http", protocol: "TCP" }], "monitoring"]]
+          ? [[[{ port: "http", protocol: "TCP" }], "ingress-nginx"], [[{ port: "metrics", protocol: "TCP" }], "monitoring"]]
           : [[[{ port: "metrics", protocol: "TCP" }], "monitoring"]],
       );
     }

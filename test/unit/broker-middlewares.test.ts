@@ -5,7 +5,7 @@
  */
 import { Errors, INTERNAL_MIDDLEWARES, ServiceBroker, type BrokerOptions } from "moleculer";
 import brokerConfig from "../../moleculer.config";
-import { prometheusText, ShopPrometheusReporter } from "../../lib/prometheus";
+import { prometheusNameOf, prometheusText, ShopPrometheusReporter } from "../../lib/prometheus";
 
 /** The shop's broker, in this process, with a reporter of its own and no logs. */
 function shopBroker(options: BrokerOptions = {}): ServiceBroker {
@@ -111,26 +111,60 @@ describe("RequestMetricsMiddleware and the /metrics text", () => {
     text.split("\n").filter((line) => line.startsWith(`${name}{`) && labels.split(",").every((l) => line.includes(l)));
   const value = (line: string | undefined) => Number(line?.split(" ").pop());
 
-  it("counts calls per action and caller, with the labels Moleculer uses", () => {
+  it("counts calls per action and caller, with the labels Moleculer uses (in snake_case)", () => {
     const text = prometheusText(broker)!;
     expect(value(series(text, "moleculer_request_total", 'action="front.show",type="local",caller="null"')[0])).toBe(5);
     expect(value(series(text, "moleculer_request_total", 'action="catalog.get",caller="front"')[0])).toBe(5);
     expect(value(series(text, "moleculer_request_active", 'action="catalog.get"')[0])).toBe(0);
-    expect(value(series(text, "moleculer_request_error_total", 'action="catalog.broken",errorName="MoleculerClientError",errorCode="404",errorType="GONE"')[0])).toBe(1);
+    expect(value(series(text, "moleculer_request_error_total", 'action="catalog.broken",error_name="MoleculerClientError",error_code="404",error_type="GONE"')[0])).toBe(1);
   });
 
-  it("writes histograms as Prometheus does: cumulative buckets up to +Inf, _sum and _count", () => {
+  it("writes histograms as Prometheus does: cumulative buckets up to +Inf, _sum and _count, in seconds", () => {
     const text = prometheusText(broker)!;
-    expect(text).toMatch(/^# TYPE moleculer_request_time histogram$/m);
-    const buckets = series(text, "moleculer_request_time_bucket", 'action="catalog.get"');
+    expect(text).toMatch(/^# TYPE moleculer_request_time_seconds histogram$/m);
+    const buckets = series(text, "moleculer_request_time_seconds_bucket", 'action="catalog.get"');
     const counts = buckets.map(value);
     expect(buckets.at(-1)).toContain('le="+Inf"');
     expect(counts.at(-1)).toBe(5);
     expect(counts).toEqual([...counts].sort((a, b) => a - b));
-    expect(value(series(text, "moleculer_request_time_count", 'action="catalog.get"')[0])).toBe(5);
-    expect(value(series(text, "moleculer_request_time_sum", 'action="catalog.get"')[0])).toBeGreaterThan(0);
+    // Moleculer's bounds are milliseconds: served in seconds, in order.
+    const bounds = buckets.slice(0, -1).map((line) => Number(/le="([^"]+)"/.exec(line)![1]));
+    expect(bounds).toEqual([...bounds].sort((a, b) => a - b));
+    expect(bounds[0]).toBeLessThan(0.01);
+    expect(value(series(text, "moleculer_request_time_seconds_count", 'action="catalog.get"')[0])).toBe(5);
+    const sum = value(series(text, "moleculer_request_time_seconds_sum", 'action="catalog.get"')[0]);
+    expect(sum).toBeGreaterThan(0);
+    expect(sum).toBeLessThan(1); // five quick calls: well under a second, not milliseconds
     // Moleculer's cacher histograms too, through the same lean type.
-    expect(value(series(text, "moleculer_cacher_get_time_count", 'nodeID="unit"')[0])).toBe(5);
+    expect(value(series(text, "moleculer_cacher_get_time_seconds_count", 'namespace=')[0])).toBe(5);
+  });
+
+  it("follows Prometheus' naming: counters and only counters end in _total, sizes in _bytes, labels in snake_case", () => {
+    const text = prometheusText(broker)!;
+    const types = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map(([, name, type]) => ({ name, type }));
+    for (const { name, type } of types) expect(name.endsWith("_total")).toBe(type === "counter");
+    expect(types).toEqual(expect.arrayContaining([{ name: "moleculer_registry_nodes", type: "gauge" }, { name: "moleculer_request_total", type: "counter" }]));
+    for (const labels of text.matchAll(/\{([^}]*)\}/g)) expect(labels[1]).not.toMatch(/(^|,)[a-z_]*[A-Z]/);
+    // Process and OS metrics (collected outside tests) by the same rules.
+    expect(prometheusNameOf({ name: "process.memory.rss", type: "gauge", unit: "byte" }).name).toBe("process_memory_rss_bytes");
+    expect(prometheusNameOf({ name: "os.memory.total", type: "gauge", unit: "byte" }).name).toBe("os_memory_total_bytes");
+    expect(prometheusNameOf({ name: "moleculer.transporter.packets.sent.bytes", type: "counter", unit: "byte" }).name).toBe("moleculer_transporter_packets_sent_bytes_total");
+    expect(prometheusNameOf({ name: "process.uptime", type: "gauge", unit: "second" }).name).toBe("process_uptime_seconds");
+    expect(prometheusNameOf({ name: "shop.outbox.relay_cycles", type: "counter" }).name).toBe("shop_outbox_relay_cycles_total");
+    expect(prometheusNameOf({ name: "moleculer.event.received.time", type: "histogram", unit: "millisecond" })).toEqual({ name: "moleculer_event_received_time_seconds", scale: 0.001 });
+  });
+
+  it("names no host, user, process arguments or network, and no node id (the host name by default)", () => {
+    const text = prometheusText(broker)!;
+    expect(text).not.toMatch(/^(process_arguments|process_pid|process_ppid|os_hostname|os_user_\w+|os_network_\w+|os_release|os_cpu_info_\w+|os_datetime_\w+)\b/m);
+    expect(text).not.toMatch(/node_?id="unit"/i);
+    expect(text).toMatch(/^moleculer_registry_nodes\{namespace="[^"]*"\} \d+/m);
+  });
+
+  it("shows a metric's HELP and TYPE before its first series (an alert can name an open circuit before one opens)", () => {
+    const text = prometheusText(broker)!;
+    expect(text).toMatch(/^# TYPE moleculer_circuit_breaker_opened_active gauge$/m);
+    expect(text).not.toMatch(/^moleculer_circuit_breaker_opened_active\{/m);
   });
 
   it("keeps no quantile windows and no rates", () => {

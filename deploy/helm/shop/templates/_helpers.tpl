@@ -295,6 +295,12 @@ STRIPE_API_BASE: {{ . | quote }}
 {{- if .Values.servers.kafka.enabled }}
 KAFKA_BROKERS: {{ .Values.servers.kafka.brokers | quote }}
 {{- end }}
+{{- with .Values.tracing }}{{ if .otlpEndpoint }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ .otlpEndpoint | quote }}
+OTEL_EXPORTER_OTLP_PROTOCOL: {{ .protocol | quote }}
+OTEL_TRACES_SAMPLER: {{ .sampler | quote }}
+OTEL_TRACES_SAMPLER_ARG: {{ toString .samplerArg | quote }}
+{{- end }}{{ end }}
 {{- range $name, $value := .Values.config.env }}
 {{ $name }}: {{ toString $value | quote }}
 {{- end }}
