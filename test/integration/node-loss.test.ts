@@ -13,7 +13,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
-import { freshDatabase, type TestDatabase } from "../support/databases";
+import { freshServiceDatabases, type ServiceDatabases } from "../support/databases";
 import { isRunning, startTs, waitFor, type Child } from "../support/processes";
 import { stack, uniqueName } from "../support/stack";
 
@@ -56,7 +56,7 @@ const LAYOUTS: Layout[] = [
 const ADMIN = { email: "admin@node-loss.test", password: "admin password 1" };
 const STOCK = 10_000;
 
-let dbs: TestDatabase[] = [];
+let databases: ServiceDatabases;
 let dataDir: string;
 let common: Record<string, string>;
 let nodes: Child[] = [];
@@ -134,8 +134,7 @@ describe.each(LAYOUTS)("$name", (layout) => {
   beforeAll(async () => {
     nodes = [];
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "shop-node-loss-"));
-    dbs = await Promise.all((["postgres", "postgres", "postgres", "mariadb", "postgres"] as const).map((kind) => freshDatabase(kind)));
-    const [users, products, orders, payments, notifications] = dbs;
+    databases = await freshServiceDatabases();
     const namespace = uniqueName("nodeloss");
     common = {
       TRANSPORTER: stack.natsUrl(),
@@ -145,11 +144,7 @@ describe.each(LAYOUTS)("$name", (layout) => {
       KAFKA_TOPIC_PREFIX: `${namespace}.`,
       KAFKA_SESSION_TIMEOUT_MS: "6000",
       REDIS_URL: stack.redisUrl(),
-      USERS_DB_URL: users.url,
-      PRODUCTS_DB_URL: products.url,
-      ORDERS_DB_URL: orders.url,
-      PAYMENTS_DB_URL: payments.url,
-      NOTIFICATIONS_DB_URL: notifications.url,
+      ...databases.env,
       DATA_DIR: dataDir,
       READ_TIMEOUT_MS: "1000",
       PAYMENT_CLAIM_TIMEOUT_SECONDS: "3",
@@ -166,7 +161,7 @@ describe.each(LAYOUTS)("$name", (layout) => {
 
   afterAll(async () => {
     await Promise.all(nodes.map((n) => n.stop("SIGKILL")));
-    await Promise.all(dbs.map((d) => d.drop()));
+    await databases?.drop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
 

@@ -10,7 +10,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { freshDatabase, type TestDatabase } from "../support/databases";
+import { freshServiceDatabases, type ServiceDatabases } from "../support/databases";
 import { http } from "../support/shop";
 import { freePort, startTs, waitFor, type Child } from "../support/processes";
 import { stack, uniqueName } from "../support/stack";
@@ -23,7 +23,7 @@ const traceparent = { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01` };
 let receiver: OtlpReceiver;
 let nodeA: Child;
 let nodeB: Child;
-let databases: TestDatabase[] = [];
+let databases: ServiceDatabases;
 let dataDir: string;
 let base: string;
 const prefix = `${uniqueName("tr")}.`;
@@ -31,8 +31,7 @@ const api = (p: string) => `${base}/api/v1${p}`;
 
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
-  databases = await Promise.all((["postgres", "postgres", "postgres", "mariadb", "postgres"] as const).map((kind) => freshDatabase(kind)));
-  const [users, products, orders, payments, notifications] = databases;
+  databases = await freshServiceDatabases();
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "shop-tracing-multinode-"));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
@@ -42,11 +41,7 @@ beforeAll(async () => {
     KAFKA_BROKERS: stack.kafkaBrokers().join(","),
     KAFKA_TOPIC_PREFIX: prefix,
     REDIS_URL: stack.redisUrl(),
-    USERS_DB_URL: users.url,
-    PRODUCTS_DB_URL: products.url,
-    ORDERS_DB_URL: orders.url,
-    PAYMENTS_DB_URL: payments.url,
-    NOTIFICATIONS_DB_URL: notifications.url,
+    ...databases.env,
     JWT_SECRET: "tracing-multinode-secret".padEnd(40, "x"),
     DATA_DIR: dataDir,
     API_RATE_LIMIT: "0",
@@ -74,7 +69,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([nodeA?.stop(), nodeB?.stop()]);
   await receiver?.close();
-  await Promise.all(databases.map((d) => d.drop()));
+  await databases?.drop();
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });
 

@@ -55,3 +55,19 @@ export async function freshDatabase(kind: SqlKind): Promise<TestDatabase> {
     },
   };
 }
+
+/** A fresh database for each service that owns one, as in docker-compose (payments on MariaDB, the others on PostgreSQL). */
+export interface ServiceDatabases {
+  /** USERS_DB_URL … NOTIFICATIONS_DB_URL, for a node's environment. */
+  env: Record<string, string>;
+  drop(): Promise<void>;
+}
+
+export async function freshServiceDatabases(): Promise<ServiceDatabases> {
+  const services = [["USERS", "postgres"], ["PRODUCTS", "postgres"], ["ORDERS", "postgres"], ["PAYMENTS", "mariadb"], ["NOTIFICATIONS", "postgres"]] as const;
+  const dbs = await Promise.all(services.map(([, kind]) => freshDatabase(kind)));
+  return {
+    env: Object.fromEntries(services.map(([name], i) => [`${name}_DB_URL`, dbs[i].url])),
+    drop: async () => void (await Promise.all(dbs.map((d) => d.drop()))),
+  };
+}

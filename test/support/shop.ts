@@ -131,21 +131,9 @@ export async function signedIn(shop: RunningShop, email: string, role: "user" | 
  * docker-compose), Redis, Kafka at `kafkaBrokers`, and its own namespace. `drop()` removes the databases.
  */
 export async function startShopOnRealStack(kafkaBrokers: string, env: Record<string, string> = {}): Promise<RunningShop & { drop(): Promise<void> }> {
-  const { freshDatabase } = await import("./databases");
+  const { freshServiceDatabases } = await import("./databases");
   const { stack, uniqueName } = await import("./stack");
-  const [users, products, orders, payments, notifications] = await Promise.all(
-    (["postgres", "postgres", "postgres", "mariadb", "postgres"] as const).map((kind) => freshDatabase(kind)),
-  );
-  const shop = await startShop({
-    NAMESPACE: uniqueName("shop"),
-    KAFKA_BROKERS: kafkaBrokers,
-    REDIS_URL: stack.redisUrl(),
-    USERS_DB_URL: users.url,
-    PRODUCTS_DB_URL: products.url,
-    ORDERS_DB_URL: orders.url,
-    PAYMENTS_DB_URL: payments.url,
-    NOTIFICATIONS_DB_URL: notifications.url,
-    ...env,
-  });
-  return { ...shop, drop: async () => void (await Promise.all([users, products, orders, payments, notifications].map((d) => d.drop()))) };
+  const databases = await freshServiceDatabases();
+  const shop = await startShop({ NAMESPACE: uniqueName("shop"), KAFKA_BROKERS: kafkaBrokers, REDIS_URL: stack.redisUrl(), ...databases.env, ...env });
+  return { ...shop, drop: databases.drop };
 }
