@@ -47,6 +47,7 @@ type RouteResolver = (req: ObservedRequest) => string | undefined;
 export class RequestObserver {
   private readonly histogram: LeanHistogram | null;
   private readonly series = new Map<string, unknown>();
+  private readonly hitSeries = new Map<string, unknown>();
   private readonly accessLog?: AccessLog;
 
   constructor(
@@ -62,6 +63,25 @@ export class RequestObserver {
       description: "HTTP requests answered by the gateway, by method, route pattern and status: duration in seconds (_count: requests)",
     }) as unknown as LeanHistogram | null;
     if (opts.accessLog) this.accessLog = new AccessLog(broker.getLogger("access"), opts.logFormat);
+  }
+
+  /** Nothing but the duration histogram to record (no tracing, no access log): a micro-cache hit can take recordHit's path. */
+  get metricsOnly(): boolean {
+    return !this.opts.tracing && !this.accessLog;
+  }
+
+  /**
+   * A micro-cache hit answered at once (GET, 200), when metricsOnly: recorded on the spot from a series
+   * kept per route, without a close listener or a label key per request.
+   */
+  recordHit(route: string, start: number): void {
+    if (!this.histogram) return;
+    let series = this.hitSeries.get(route);
+    if (!series) {
+      series = this.histogram.series({ method: "GET", route, status: "200" });
+      this.hitSeries.set(route, series);
+    }
+    this.histogram.record(series as any, (performance.now() - start) / 1000);
   }
 
   /**

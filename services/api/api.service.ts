@@ -107,6 +107,7 @@ const cfg = config();
  */
 const ROUTE_LOGGING = cfg.logLevel === "debug" || cfg.logLevel === "trace";
 /** Whether the gateway keeps rendered public reads (HTTP_CACHE_TTL_MS and HTTP_CACHE_ENTRIES above 0). */
+const NO_TRACE: string[] = [];
 const MICRO_CACHE = cfg.http.responseCacheTtlMs > 0 && cfg.http.responseCacheEntries > 0;
 
 const ApiService: ServiceSchema<any> = {
@@ -308,27 +309,23 @@ const ApiService: ServiceSchema<any> = {
       }
       const given = req.headers["x-request-id"];
       const requestId = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+      const cacheable = req.method === "GET" && this.responseCache.enabled && !req.headers.authorization;
+      const hit = cacheable ? this.responseCache.get(req.url) : undefined;
+      // A hit with nothing to trace or log: answered and timed on the spot.
+      if (hit && this.requestObserver.metricsOnly) {
+        const start = performance.now();
+        this.sendCacheHit(res, requestId, hit, NO_TRACE);
+        this.requestObserver.recordHit(hit.route, start);
+        return;
+      }
       // Metrics, access log and the HTTP span, recorded when the response is done.
       const context = this.requestObserver.begin(req, res, requestId);
-      if (req.method === "GET" && this.responseCache.enabled && !req.headers.authorization) {
-        const hit = this.responseCache.get(req.url);
-        if (hit) {
-          this.countCacheHit();
-          (req as ObservedRequest).$cachedRoute = hit.route;
-          // One raw header list: the cheapest way Node writes a response head.
-          res.writeHead(200, [
-            ...API_HEADER_LIST,
-            "X-Request-ID", requestId,
-            "Content-Type", hit.contentType,
-            "Content-Length", String(hit.body.length),
-            "X-Cache", "HIT",
-            ...traceHeader(req),
-          ]);
-          res.end(hit.body);
-          return;
-        }
-        (req as Req).$cacheGeneration = this.responseCache.generation;
+      if (hit) {
+        (req as ObservedRequest).$cachedRoute = hit.route;
+        this.sendCacheHit(res, requestId, hit, traceHeader(req));
+        return;
       }
+      if (cacheable) (req as Req).$cacheGeneration = this.responseCache.generation;
       // moleculer-web takes the context's request id from these headers (a correlation id first).
       req.headers["x-request-id"] = requestId;
       if (req.headers["x-correlation-id"] !== undefined) delete req.headers["x-correlation-id"];
@@ -339,6 +336,20 @@ const ApiService: ServiceSchema<any> = {
       if (trace.length) res.setHeader(trace[0], trace[1]);
       // Everything this request does on this node, the actions it calls included, logs under its id.
       return withRequestContext(context, () => ApiGateway.methods!.httpHandler.call(this, req, res, next));
+    },
+
+    /** A micro-cache hit: one raw header list, the cheapest way Node writes a response head. */
+    sendCacheHit(res: ServerResponse, requestId: string, hit: { body: Buffer; contentType: string }, trace: string[]) {
+      this.countCacheHit();
+      res.writeHead(200, [
+        ...API_HEADER_LIST,
+        "X-Request-ID", requestId,
+        "Content-Type", hit.contentType,
+        "Content-Length", String(hit.body.length),
+        "X-Cache", "HIT",
+        ...trace,
+      ]);
+      res.end(hit.body);
     },
 
     /** moleculer-web's route lookup, from an index of its aliases (lib/http/alias-index.ts), rebuilt when they change. */
