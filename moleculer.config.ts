@@ -137,7 +137,7 @@ const brokerConfig: BrokerOptions = {
     RequestContextMiddleware,
     DomainErrorMiddleware,
     ClientInputMiddleware,
-    RepeatableActionsMiddleware(cfg.broker.readTimeoutMs),
+    RepeatableActionsMiddleware(cfg.broker.readTimeoutMs, cfg.broker.actionTimeouts),
     ...(TRANSPORTER_BALANCES ? [TransporterBalancingMiddleware] : []),
     ...INTERNAL_MIDDLEWARES.map((name): Middleware | string => LEAN_MIDDLEWARES[name] ?? name),
   ],

@@ -56,6 +56,19 @@ function fraction(env: Env, name: string, fallback: number): number {
  */
 export const BALANCERS = ["transporter", "RoundRobin", "Random", "CpuUsage", "Latency"] as const;
 
+/** ACTION_TIMEOUTS: `service.action=ms` pairs, comma separated (orders.checkout=15000,products.get=1000). */
+function actionTimeouts(env: Env): Record<string, number> {
+  const pairs = list(env, "ACTION_TIMEOUTS") ?? [];
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const m = /^([a-z][\w-]*\.[A-Za-z]\w*)=(\d+)$/.exec(pair);
+      const ms = m ? Number(m[2]) : NaN;
+      if (!m || ms < 100 || ms > 600_000) throw new ConfigError(`ACTION_TIMEOUTS must be service.action=milliseconds pairs (100–600000), got "${pair}"`);
+      return [m[1], ms];
+    }),
+  );
+}
+
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
   const raw = str(env, name, fallback);
   if (!(allowed as readonly string[]).includes(raw)) {
@@ -196,6 +209,8 @@ export function loadConfig(env: Env = process.env) {
       requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 10_000, 100),
       /** Timeout of actions that are safe to repeat (GET routes, `idempotent: true`): short, since they are retried. */
       readTimeoutMs: int(env, "READ_TIMEOUT_MS", 2_000, 100),
+      /** Per action, overriding both: `service.action` → milliseconds. */
+      actionTimeouts: actionTimeouts(env),
       /** Further attempts of an action that is safe to repeat, after a timeout or a node gone. */
       retries: int(env, "RETRIES", 3, 0, 10),
       balancer: oneOf(env, "LOAD_BALANCER", BALANCERS, "transporter"),

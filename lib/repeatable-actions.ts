@@ -35,16 +35,24 @@ export function isRepeatable(action: ActionDefinition): boolean {
   return false;
 }
 
-export function RepeatableActionsMiddleware(readTimeoutMs: number): Middleware {
+/**
+ * `timeouts` (ACTION_TIMEOUTS) sets the timeout of named actions, `service.action` → ms, over both
+ * the read timeout and what the action says itself: operators tune one slow action without a build.
+ */
+export function RepeatableActionsMiddleware(readTimeoutMs: number, timeouts: Record<string, number> = {}): Middleware {
   return {
     name: "RepeatableActions",
-    serviceCreating(_service: unknown, schema: { actions?: Record<string, unknown> }) {
+    serviceCreating(_service: unknown, schema: { name?: string; actions?: Record<string, unknown> }) {
       for (const [name, action] of Object.entries(schema.actions ?? {})) {
-        // A bare function is a handler without options: make it an object to carry them.
-        const definition = (typeof action === "function" ? { handler: action } : action) as ActionDefinition | false;
-        if (!definition || !isRepeatable(definition)) continue;
-        definition.timeout ??= readTimeoutMs;
-        definition.retryPolicy ??= { enabled: true };
+        const configured = timeouts[`${schema.name}.${name}`];
+        // A bare function is a handler without options (no route either): only a configured timeout makes it an object.
+        if (!action || (typeof action === "function" && configured === undefined)) continue;
+        const definition = (typeof action === "function" ? { handler: action } : action) as ActionDefinition;
+        if (configured !== undefined) definition.timeout = configured;
+        if (isRepeatable(definition)) {
+          definition.timeout ??= readTimeoutMs;
+          definition.retryPolicy ??= { enabled: true };
+        }
         schema.actions![name] = definition;
       }
     },

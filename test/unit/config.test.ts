@@ -40,6 +40,8 @@ describe("configuration", () => {
     [{ TRANSPORTER: "nats://n:4222", SERVICES: "payments" }, /KAFKA_BROKERS is required: this node runs payments on TRANSPORTER without products, baskets, orders, notifications/],
     [{ TRANSPORTER: "nats://n:4222", SERVICES: "api,orders,products" }, /KAFKA_BROKERS is required/],
     [{ LOAD_BALANCER: "Fastest" }, /LOAD_BALANCER must be one of transporter, RoundRobin, Random, CpuUsage, Latency/],
+    [{ ACTION_TIMEOUTS: "orders.checkout=15000,products" }, /ACTION_TIMEOUTS must be service.action=milliseconds pairs/],
+    [{ ACTION_TIMEOUTS: "orders.checkout=50" }, /ACTION_TIMEOUTS must be service.action=milliseconds pairs \(100–600000\), got "orders.checkout=50"/],
     [{ CIRCUIT_BREAKER_THRESHOLD: "1.5" }, /CIRCUIT_BREAKER_THRESHOLD must be a number above 0 and at most 1/],
     [{ CIRCUIT_BREAKER_THRESHOLD: "0" }, /CIRCUIT_BREAKER_THRESHOLD must be a number above 0/],
     [{ READ_TIMEOUT_MS: "50" }, /READ_TIMEOUT_MS must be between 100/],
@@ -53,6 +55,7 @@ describe("configuration", () => {
     const cfg = loadConfig({ LOAD_BALANCER: "Latency", READ_TIMEOUT_MS: "1500", CIRCUIT_BREAKER_THRESHOLD: "0.25", CIRCUIT_BREAKER_MIN_REQUESTS: "5", SHUTDOWN_TIMEOUT_MS: "30000" });
     expect(cfg.broker).toMatchObject({ balancer: "Latency", readTimeoutMs: 1500, shutdownTimeoutMs: 30_000, circuitBreaker: { threshold: 0.25, minRequests: 5, windowSeconds: 60 } });
     expect(loadConfig({}).broker.balancer).toBe("transporter");
+    expect(loadConfig({ ACTION_TIMEOUTS: "orders.checkout=15000, products.get=1000" }).broker.actionTimeouts).toEqual({ "orders.checkout": 15_000, "products.get": 1_000 });
   });
 
   it.each([

@@ -36,6 +36,18 @@ describe("actions safe to repeat", () => {
   });
 });
 
+it("takes ACTION_TIMEOUTS over the read timeout and the action's own", () => {
+  const schema = {
+    name: "orders",
+    actions: { checkout: { rest: "POST /orders", handler: () => 1 }, get: { rest: "GET /orders/:id", timeout: 5_000, handler: () => 1 }, list: { rest: "GET /orders", handler: () => 1 } } as Record<string, any>,
+  };
+  (RepeatableActionsMiddleware(1_500, { "orders.checkout": 15_000, "orders.get": 800 }) as any).serviceCreating({}, schema);
+  expect(schema.actions.checkout.timeout).toBe(15_000);
+  expect(schema.actions.checkout.retryPolicy).toBeUndefined();
+  expect(schema.actions.get.timeout).toBe(800);
+  expect(schema.actions.list.timeout).toBe(1_500);
+});
+
 describe("balancing by the transporter", () => {
   const seen: unknown[] = [];
   const call = (TransporterBalancingMiddleware as any).call((action: unknown) => Promise.resolve(seen.push(action)));
