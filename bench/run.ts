@@ -6,6 +6,7 @@
  *   checkout-embedded   the same checkout on the embedded default (SQLite, in-process bus)
  *   scaling    checkout on one node, then on two over NATS, and the ratio
  *   failover   reads while a products node is SIGKILLed: failed reads, slowest read, failover time
+ *   storefront the storefront's first load: JavaScript (gzip) and time until a product can be clicked
  *   tracing    catalog reads and the checkout with tracing off and on, and the ratio (bench/tracing.ts)
  *
  * Each figure is printed next to its goal; a markdown summary for the README's tables ends the run.
@@ -13,6 +14,7 @@
 import { catalogScenario } from "./catalog";
 import { checkoutScenario, embeddedCheckoutScenario, scalingScenario } from "./checkout";
 import { failoverScenario } from "./failover";
+import { storefrontScenario } from "./storefront";
 import { tracingScenario } from "./tracing";
 import { stopAllOnInterrupt } from "./support/processes";
 import { printSummary, type Table } from "./support/report";
@@ -23,6 +25,7 @@ const SCENARIOS: Record<string, (tables: Table[]) => Promise<unknown>> = {
   "checkout-embedded": embeddedCheckoutScenario,
   scaling: scalingScenario,
   failover: failoverScenario,
+  storefront: storefrontScenario,
   tracing: tracingScenario,
 };
 
