@@ -156,7 +156,7 @@ describe("default values: a gateway and one Deployment per bounded context", () 
     }
   });
 
-  it("publishes the gateway alone: one Service on its pods, the Ingress on that Service, only /api", () => {
+  it("publishes the gateway alone: one Service on its pods, the Ingress on that Service for the API and the storefront, not /health or /metrics", () => {
     const [service] = byKind(objects, "Service");
     expect(byKind(objects, "Service")).toHaveLength(1);
     const gateway = deployments.find((d) => component(d) === "gateway")!;
@@ -164,7 +164,17 @@ describe("default values: a gateway and one Deployment per bounded context", () 
     expect(service.spec.ports).toEqual([{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }]);
     const [ingress] = byKind(objects, "Ingress");
     const paths = ingress.spec.rules.flatMap((r: any) => r.http.paths);
-    expect(paths).toEqual([{ path: "/api", pathType: "Prefix", backend: { service: { name: service.metadata.name, port: { name: "http" } } } }]);
+    const backend = { service: { name: service.metadata.name, port: { name: "http" } } };
+    expect(paths[0]).toEqual({ path: "/api", pathType: "Prefix", backend });
+    expect(paths).toContainEqual({ path: "/", pathType: "Exact", backend });
+    for (const p of paths) expect(p.backend).toEqual(backend);
+    // Every client route of the storefront goes out; the probes and metrics do not.
+    for (const route of ["/", "/assets/index.js", "/products/7", "/basket", "/checkout", "/orders/1", "/notifications", "/signin", "/register", "/admin/cluster"]) {
+      expect(paths.some((p: any) => (p.pathType === "Exact" ? route === p.path : route === p.path || route.startsWith(`${p.path}/`)))).toBe(true);
+    }
+    for (const inside of ["/health/ready", "/health", "/metrics"]) {
+      expect(paths.some((p: any) => (p.pathType === "Exact" ? inside === p.path : inside === p.path || inside.startsWith(`${p.path}/`)))).toBe(false);
+    }
   });
 
   it("runs without a Kubernetes API token", () => {
