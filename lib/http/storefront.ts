@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import serveStatic from "serve-static";
+import type { ApiRouteSchema } from "moleculer-web";
 import { securityHeaders } from "./security-headers";
 
 /**
@@ -85,6 +86,6 @@ export function storefront(dir = storefrontDir()) {
 }
 
 /** The gateway route that serves it (first in the route list: it shares the path `/` with the system route). */
-export function storefrontRoute(dir?: string) {
+export function storefrontRoute(dir?: string): ApiRouteSchema {
   return { name: "storefront", path: "/", mappingPolicy: "restrict", bodyParsers: false, use: [storefront(dir)] };
 }

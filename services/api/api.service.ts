@@ -7,7 +7,8 @@ import path from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import ApiGateway from "moleculer-web";
 import serveStatic from "serve-static";
-import { Errors, type Context, type ServiceSchema } from "moleculer";
+import { Errors, type ActionSchema, type Context, type Service, type ServiceSchema } from "moleculer";
+import type { ApiSettingsSchema } from "moleculer-web";
 import { config, SERVICE_NAMES } from "../../lib/config";
 import { normalizeEmail } from "../../lib/email";
 import { nestedDeeperThan } from "../../lib/http/client-input";
@@ -18,14 +19,14 @@ import { counterIncrement, prometheusText } from "../../lib/prometheus";
 import { resolveJwtSecret, TokenService, InvalidTokenError } from "../../lib/auth/tokens";
 import { AccessCache, type AccessState } from "../../lib/auth/access-cache";
 import { buildOpenApi, type RouteEntry } from "../../lib/http/openapi";
-import { AliasIndex } from "../../lib/http/alias-index";
+import { AliasIndex, type AliasLike, type AliasMatch } from "../../lib/http/alias-index";
 import { allowHeader, MethodNotAllowedError, pathOf } from "../../lib/http/methods";
 import { ref } from "../../lib/http/schemas";
 import { ResponseCache } from "../../lib/http/response-cache";
 import { clientIp, MemoryRateLimitStore, RateLimiter, RedisRateLimitStore, type RateLimitStore } from "../../lib/http/rate-limit";
 import Redis from "ioredis";
 import { API_SECURITY_HEADERS, PAGE_SECURITY_HEADERS } from "../../lib/http/security-headers";
-import type { Access, ShopMeta } from "../../lib/http/access";
+import type { ShopMeta } from "../../lib/http/access";
 import { swaggerUiHtml, swaggerUiInit } from "./docs";
 import { storefrontRoute } from "../../lib/http/storefront";
 import { RequestObserver, traceHeader, traceRootCall, type ObservedRequest } from "../../lib/http/request-observer";
@@ -66,14 +67,14 @@ function refuseDeepBody(req: Req): void {
 }
 
 /** Public cached reads are rendered once and kept in the gateway's micro-cache (the rest route's onAfterCall). */
-function keepInMicroCache(this: any, ctx: Context<unknown, ShopMeta>, _route: unknown, req: Req, _res: ServerResponse, data: unknown) {
+function keepInMicroCache(this: ApiThis, ctx: Context<unknown, ShopMeta>, _route: unknown, req: Req, _res: ServerResponse, data: unknown) {
   const action = req.$action;
   const cacheable =
     req.method === "GET" && !req.headers.authorization && action?.auth === "public" && action.cache && !ctx.meta.$statusCode && data !== undefined;
   if (!cacheable) return data;
   const body = Buffer.from(JSON.stringify(data));
   // moleculer-web has made req.url route-relative by now; the cache key is the URL as sent.
-  this.responseCache.set(req.originalUrl, action.name.split(".")[0], body, JSON_TYPE, req.$cacheGeneration, (req as ObservedRequest).$alias?.fullPath);
+  this.responseCache.set(req.originalUrl!, action.name!.split(".")[0], body, JSON_TYPE, req.$cacheGeneration, (req as ObservedRequest).$alias?.fullPath);
   ctx.meta.$responseType = JSON_TYPE;
   return body;
 }
@@ -89,7 +90,8 @@ function bodyFailure(err: any): Errors.MoleculerClientError | undefined {
 }
 
 type Req = IncomingMessage & {
-  $action?: { name: string; auth?: Access; cache?: unknown; rateLimit?: "auth" };
+  /** The action's schema, with what the shop's actions declare (auth, rateLimit: lib/http/access.ts). */
+  $action?: ActionSchema;
   body?: unknown;
   $params?: Record<string, unknown>;
   $cacheGeneration?: number;
@@ -110,7 +112,66 @@ const ROUTE_LOGGING = cfg.logLevel === "debug" || cfg.logLevel === "trace";
 const NO_TRACE: string[] = [];
 const MICRO_CACHE = cfg.http.responseCacheTtlMs > 0 && cfg.http.responseCacheEntries > 0;
 
-const ApiService: ServiceSchema<any> = {
+/** moleculer-web's Alias as the gateway reads it (its declarations lack fullPath, match and the route's options). */
+interface GatewayAlias extends AliasLike {
+  action: unknown;
+  route: { opts: { name?: string } };
+}
+/** A registered action's schema (local or another node's), with what the shop's actions declare (lib/http/access.ts). */
+type DeclaredAction = Omit<ActionSchema, "handler" | "remoteHandler" | "service">;
+/** What /health/detailed answers (the HealthReport schema). */
+interface HealthReport {
+  status: "up" | "down";
+  reason?: string;
+  nodeId: string;
+  uptimeSeconds: number;
+  checks: Awaited<ReturnType<typeof runHealthChecks>>;
+  services: { required: readonly string[]; missing: string[] };
+  routes: { count: number; pending: string[] };
+}
+
+/** The service's types (the pattern of services/notifications): `this` is the service with these. */
+interface ApiSettings extends ApiSettingsSchema {
+  rest: string;
+}
+interface ApiMethods {
+  httpHandler(req: IncomingMessage, res: ServerResponse, next?: unknown): unknown;
+  sendCacheHit(res: ServerResponse, requestId: string, hit: { body: Buffer; contentType: string }, trace: string[]): void;
+  resolveAlias(url: string, method?: string): AliasMatch<GatewayAlias>;
+  currentAliasIndex(): AliasIndex<GatewayAlias>;
+  createAlias(...args: unknown[]): GatewayAlias;
+  authenticate(ctx: Context, route: unknown, req: Req): Promise<ShopMeta["user"]> | null;
+  authenticateBearer(ctx: Context, header: string): Promise<ShopMeta["user"]>;
+  fetchAccessState(ctx: Context, id: string): Promise<AccessState | null>;
+  authorize(ctx: Context<unknown, ShopMeta>, route: unknown, req: Req): void;
+  errorHandler(req: Req, res: ServerResponse, err: any): void;
+  logServerFault(req: Req, err: unknown): void;
+  reformatError(err: Errors.MoleculerError): { name: string; message: string; code: number; type: string | null; data: unknown };
+  declaredActions(): Map<string, DeclaredAction>;
+  enforceRateLimits(ctx: Context<unknown, ShopMeta>, req: Req): Promise<void> | undefined;
+  checkRateLimits(ctx: Context<unknown, ShopMeta>, keys: [RateLimiter, string][]): Promise<void>;
+  restRoutes(): RouteEntry[];
+  documentedRoutes(): RouteEntry[];
+  healthReport(): Promise<HealthReport>;
+}
+/** What created() and the moleculer-web mixin put on the service. */
+interface ApiVars {
+  tokens: TokenService;
+  accessCache: AccessCache<AccessState | null>;
+  rateLimitRedis?: Redis;
+  apiLimiter?: RateLimiter;
+  authLimiter?: RateLimiter;
+  responseCache: ResponseCache;
+  requestObserver: RequestObserver;
+  countCacheHit(): void;
+  aliasIndex?: AliasIndex<GatewayAlias>;
+  /** moleculer-web's: the aliases of every route, in match order, and its error writer. */
+  aliases: GatewayAlias[];
+  sendError(req: Req, res: ServerResponse, err: unknown): void;
+}
+type ApiThis = Service<ApiSettings> & ApiMethods & ApiVars;
+
+const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiVars> = {
   name: "api",
   mixins: [ApiGateway],
 
@@ -134,7 +195,8 @@ const ApiService: ServiceSchema<any> = {
     logResponse: "debug",
     logRouteRegistration: "debug",
     // With tracing on, the gateway's call is the child of the request's HTTP span (lib/http/request-observer.ts).
-    rootCallOptions: cfg.tracing ? traceRootCall : undefined,
+    // moleculer-web also takes a function here (its declarations say an object only).
+    rootCallOptions: cfg.tracing ? (traceRootCall as unknown as ApiSettingsSchema["rootCallOptions"]) : undefined,
 
     routes: [
       storefrontRoute(),
@@ -163,7 +225,7 @@ const ApiService: ServiceSchema<any> = {
         mappingPolicy: "restrict",
         bodyParsers: false,
         logging: ROUTE_LOGGING,
-        use: [serveStatic(SWAGGER_DIR, { index: false, fallthrough: true })],
+        use: [serveStatic<ServerResponse>(SWAGGER_DIR, { index: false, fallthrough: true })],
       },
       {
         // Stripe signs the exact bytes it sends: this route keeps the body raw.
@@ -194,7 +256,7 @@ const ApiService: ServiceSchema<any> = {
         bodyParsers: { json: { strict: true, limit: cfg.http.bodyLimit }, urlencoded: false },
         logging: ROUTE_LOGGING,
         // Not async: without a rate limit to consult, nothing here waits.
-        onBeforeCall(this: any, ctx: Context<unknown, ShopMeta>, _route: unknown, req: Req): Promise<void> | void {
+        onBeforeCall(this: ApiThis, ctx: Context<unknown, ShopMeta>, _route: unknown, req: Req): Promise<void> | void {
           const key = req.headers["idempotency-key"];
           if (typeof key === "string") ctx.meta.idempotencyKey = key;
           ctx.meta.clientIp = clientIp(req, cfg.http.trustProxy);
@@ -310,12 +372,12 @@ const ApiService: ServiceSchema<any> = {
       const given = req.headers["x-request-id"];
       const requestId = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
       const cacheable = req.method === "GET" && this.responseCache.enabled && !req.headers.authorization;
-      const hit = cacheable ? this.responseCache.get(req.url) : undefined;
+      const hit = cacheable ? this.responseCache.get(req.url!) : undefined;
       // A hit with nothing to trace or log: answered and timed on the spot.
       if (hit && this.requestObserver.metricsOnly) {
         const start = performance.now();
         this.sendCacheHit(res, requestId, hit, NO_TRACE);
-        this.requestObserver.recordHit(hit.route, start);
+        this.requestObserver.recordHit(hit.route ?? "unmatched", start);
         return;
       }
       // Metrics, access log and the HTTP span, recorded when the response is done.
@@ -354,7 +416,7 @@ const ApiService: ServiceSchema<any> = {
 
     /** moleculer-web's route lookup, from an index of its aliases (lib/http/alias-index.ts), rebuilt when they change. */
     resolveAlias(url: string, method = "GET") {
-      const index: AliasIndex<any> = this.currentAliasIndex();
+      const index = this.currentAliasIndex();
       const found = index.resolve(url, method);
       if (found) return found;
       // A path the gateway knows, with another method: 405 with Allow (errorHandler sets the header).
@@ -363,8 +425,8 @@ const ApiService: ServiceSchema<any> = {
       return false;
     },
 
-    currentAliasIndex(): AliasIndex<any> {
-      const aliases = this.aliases as any[];
+    currentAliasIndex(): AliasIndex<GatewayAlias> {
+      const aliases = this.aliases;
       if (this.aliasIndex?.aliases !== aliases || this.aliasIndex.size !== aliases.length) this.aliasIndex = new AliasIndex(aliases);
       return this.aliasIndex;
     },
@@ -467,11 +529,11 @@ const ApiService: ServiceSchema<any> = {
     },
 
     /** Every REST-declared action known to the registry (local or on another node). */
-    declaredActions(): Map<string, any> {
-      const actions = new Map<string, any>();
-      const explicit = new Set(this.settings.routes.flatMap((r: any) => Object.values(r.aliases ?? {})));
-      for (const item of this.broker.registry.getActionList({ onlyAvailable: true, skipInternal: true }) as any[]) {
-        if ((item.action?.rest || explicit.has(item.name)) && item.action?.auth) actions.set(item.name, item.action);
+    declaredActions(): Map<string, DeclaredAction> {
+      const actions = new Map<string, DeclaredAction>();
+      const explicit = new Set((this.settings.routes ?? []).flatMap((r) => Object.values(r.aliases ?? {})));
+      for (const item of this.broker.registry.getActionList({ onlyAvailable: true, skipInternal: true })) {
+        if (item.action && (item.action.rest || explicit.has(item.name)) && item.action.auth) actions.set(item.name, item.action);
       }
       return actions;
     },
@@ -507,8 +569,9 @@ const ApiService: ServiceSchema<any> = {
     restRoutes(): RouteEntry[] {
       const actions = this.declaredActions();
       const routes: RouteEntry[] = [];
-      for (const alias of this.aliases as any[]) {
-        if (!["rest", "webhooks"].includes(alias.route.opts.name) || typeof alias.action !== "string") continue;
+      for (const alias of this.aliases) {
+        const route = alias.route.opts.name;
+        if ((route !== "rest" && route !== "webhooks") || typeof alias.action !== "string") continue;
         const action = actions.get(alias.action);
         if (!action?.auth) continue;
         routes.push({
@@ -522,7 +585,7 @@ const ApiService: ServiceSchema<any> = {
           headers: action.headers,
           tags: action.tags,
           bodyMinProperties: action.bodyMinProperties,
-          rawBody: alias.route.opts.name === "webhooks",
+          rawBody: route === "webhooks",
         });
       }
       return routes;
@@ -530,9 +593,9 @@ const ApiService: ServiceSchema<any> = {
 
     /** What the OpenAPI document shows: the REST route table and the gateway's own routes (health, metrics, the document). */
     documentedRoutes(): RouteEntry[] {
-      const own = this.schema.actions as Record<string, any>;
+      const own = this.schema.actions as Record<string, ActionSchema>;
       const system: RouteEntry[] = [];
-      for (const alias of this.aliases as any[]) {
+      for (const alias of this.aliases) {
         if (alias.route.opts.name !== "system" || typeof alias.action !== "string") continue;
         const action = own[alias.action.slice("api.".length)];
         if (!action?.responses) continue;
