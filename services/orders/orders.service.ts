@@ -4,8 +4,8 @@
  * through integration events; every move is checked by the state machine and recorded.
  */
 import { createHash, randomUUID } from "node:crypto";
-import type { Context, ServiceSchema } from "moleculer";
-import { Op, UniqueConstraintError, type Transaction } from "sequelize";
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { Op, UniqueConstraintError, type InferAttributes, type Sequelize, type Transaction, type WhereOperators } from "sequelize";
 import { SqlDbMixin } from "../../mixins/sql-db.mixin";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
 import { SweeperMixin } from "../../mixins/sweeper.mixin";
@@ -24,7 +24,7 @@ import { defineOrderModels, Order, OrderHistory, OrderLineRow } from "./order.mo
 import { orderMigrations } from "./migrations";
 import { assertMove, ORDER_STATUSES, type OrderStatus } from "./order-state";
 import { orderMetrics } from "../../lib/telemetry/business-metrics";
-import { priceLines, type CatalogProduct } from "./pricing";
+import { priceLines, type BasketItem, type CatalogProduct } from "./pricing";
 import { hasLapsed, onPaymentCompleted, onPaymentFailed, onPaymentRefunded, onStockCommitFailed, payability, type Decision } from "./payment-flow";
 
 type Ctx<P = unknown> = Context<P, ShopMeta>;
@@ -49,7 +49,62 @@ function requestHash(params: Record<string, unknown>): string {
   return createHash("sha256").update(canonical).digest("hex");
 }
 
-const OrdersService: ServiceSchema<any> = {
+/** Plain rows (raw queries, `get({ plain: true })`), not model instances. */
+type OrderRow = InferAttributes<Order>;
+type OrderLineData = InferAttributes<OrderLineRow>;
+type OrderHistoryData = InferAttributes<OrderHistory>;
+type PageQuery = { limit?: number; offset?: number; status?: OrderStatus };
+
+/** An order as clients see it (the OpenAPI schemas OrderSummary and Order). */
+interface OrderSummary {
+  id: string;
+  userId: string;
+  status: OrderStatus;
+  currency: string;
+  total: number;
+  itemCount: number;
+  refundedAmount: number;
+  payBy: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+interface OrderDetail extends OrderSummary {
+  lines: { productId: number; name: string; unitPrice: number; quantity: number; lineTotal: number }[];
+  history: { from: OrderStatus | null; to: OrderStatus; cause: string; at: string }[];
+}
+
+/** The service's types (the pattern of services/notifications): `this` is the service with these. */
+interface OrdersSettings extends ServiceSettingSchema {
+  rest: string;
+  /** moleculer-db's (SqlDbMixin). */
+  idField: string;
+}
+interface OrdersMethods {
+  replay(ctx: Ctx, order: OrderRow, hash: string): Promise<OrderDetail>;
+  ownOrderId(ctx: Ctx, id: string): Promise<string>;
+  refuseSecondAwaitingPayment(waiting: OrderRow | undefined): void;
+  move(id: string, to: OrderStatus, cause: string, transaction: Transaction, extra?: Record<string, unknown>, read?: Order): Promise<void>;
+  follow(event: IntegrationEvent, decide: (order: Order) => Decision, extra?: { paymentId?: string; refundedAmount?: number }): Promise<void>;
+  expireLapsedOrders(limit?: number): Promise<string[]>;
+  page(where: Record<string, unknown>, params: PageQuery): Promise<{ items: OrderSummary[]; total: number; limit: number; offset: number }>;
+  summary(o: OrderRow): OrderSummary;
+  view(id: string): Promise<OrderDetail>;
+  detailOf(order: OrderRow, lines: OrderLineData[], history: OrderHistoryData[]): OrderDetail;
+}
+/** What created() and the mixins put on the service (and the service reads). */
+interface OrdersVars {
+  /** SqlDbMixin's connection to the orders database. */
+  sequelize: Sequelize;
+  /** Read by the Kafka bridge: the outbox it relays and where events that keep failing end. */
+  outbox: SqlOutbox;
+  deadLetters: SqlDeadLetters;
+  /** The Kafka bridge's: wakes the outbox relay after a commit. */
+  kickRelay(): void;
+  metrics: ReturnType<typeof orderMetrics>;
+}
+type OrdersThis = Service<OrdersSettings> & OrdersMethods & OrdersVars;
+
+const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = {
   name: "orders",
   // Moleculer starts the last mixin first: the database (and its migrations) before the bridge.
   mixins: [
@@ -57,16 +112,16 @@ const OrdersService: ServiceSchema<any> = {
     // What the order does on each fact is decided in payment-flow.ts; these only carry it out.
     KafkaBridgeMixin({
       handlers: {
-        "payment.completed"(event) {
+        "payment.completed"(this: OrdersThis, event) {
           return this.follow(event, (order: Order) => onPaymentCompleted(order, event.data.paymentId), { paymentId: event.data.paymentId });
         },
-        "payment.failed"(event) {
+        "payment.failed"(this: OrdersThis, event) {
           return this.follow(event, (order: Order) => onPaymentFailed(order, event.data.paymentId, event.data.reason));
         },
-        "payment.refunded"(event) {
+        "payment.refunded"(this: OrdersThis, event) {
           return this.follow(event, (order: Order) => onPaymentRefunded(order, event.data), { refundedAmount: event.data.refundedTotal });
         },
-        "stock.commit_failed"(event) {
+        "stock.commit_failed"(this: OrdersThis, event) {
           return this.follow(event, (order: Order) => onStockCommitFailed(order, event.data.reason));
         },
       },
@@ -84,7 +139,7 @@ const OrdersService: ServiceSchema<any> = {
       params: { $$strict: true, note: text(500, { optional: true }) },
       headers: { "Idempotency-Key": "required" },
       responses: { 201: ref("Order"), replay: true, errors: [409], links: ORDER_LINKS },
-      async handler(ctx: Ctx<{ note?: string }>) {
+      async handler(this: OrdersThis, ctx: Ctx<{ note?: string }>) {
         const userId = ctx.meta.user!.id;
         const key = requireIdempotencyKey(ctx);
         const hash = requestHash(ctx.params);
@@ -94,21 +149,22 @@ const OrdersService: ServiceSchema<any> = {
         if (earlier) return this.replay(ctx, earlier, hash);
         this.refuseSecondAwaitingPayment(known.find((o) => o.awaitingPaymentOf === userId));
 
-        const basket: any = await ctx.call("baskets.ofUser", { userId });
-        const items = basket.items.map((i: any) => ({ productId: i.productId, quantity: i.quantity }));
-        const catalog: CatalogProduct[] = items.length ? await ctx.call("products.getMany", { ids: items.map((i: any) => i.productId) }) : [];
+        // Only the lines' product and quantity are read: prices come from the catalog.
+        const basket: { items: BasketItem[] } = await ctx.call("baskets.ofUser", { userId });
+        const items = basket.items.map((i) => ({ productId: i.productId, quantity: i.quantity }));
+        const catalog: CatalogProduct[] = items.length ? await ctx.call("products.getMany", { ids: items.map((i) => i.productId) }) : [];
         const priced = priceLines(items, catalog);
 
         // Stock first: a shortage (409, with the failing lines) leaves nothing behind.
         const orderId = randomUUID();
         await ctx.call("products.reserveStock", { orderId, lines: priced.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })) });
         const payBy = new Date(Date.now() + cfg.checkout.reservationTtlSeconds * 1000);
-        let placed: { order: any; lines: any[]; history: any[] };
+        let placed: { order: OrderRow; lines: OrderLineData[]; history: OrderHistoryData[] };
         try {
           placed = await inTransaction(this.sequelize, async (transaction) => {
             const order = await Order.create(
               {
-                id: orderId, userId, status: "pending_payment", currency: priced.currency, total: priced.total, itemCount: items.reduce((n: number, i: any) => n + i.quantity, 0),
+                id: orderId, userId, status: "pending_payment", currency: priced.currency, total: priced.total, itemCount: items.reduce((n, i) => n + i.quantity, 0),
                 payBy, awaitingPaymentOf: userId, idempotencyKey: key, requestHash: hash,
               },
               { transaction },
@@ -146,7 +202,7 @@ const OrdersService: ServiceSchema<any> = {
       summary: "The caller's orders, newest first",
       params: pageParams,
       responses: { 200: page("OrderSummary") },
-      handler(ctx: Ctx<{ limit?: number; offset?: number; status?: OrderStatus }>) {
+      handler(this: OrdersThis, ctx: Ctx<{ limit?: number; offset?: number; status?: OrderStatus }>) {
         return this.page({ userId: ctx.meta.user!.id }, ctx.params);
       },
     },
@@ -157,7 +213,7 @@ const OrdersService: ServiceSchema<any> = {
       summary: "One of the caller's orders, with its lines and history",
       params: idParam,
       responses: { 200: ref("Order"), errors: [404] },
-      async handler(ctx: Ctx<{ id: string }>) {
+      async handler(this: OrdersThis, ctx: Ctx<{ id: string }>) {
         return this.view(await this.ownOrderId(ctx, ctx.params.id));
       },
     },
@@ -168,7 +224,7 @@ const OrdersService: ServiceSchema<any> = {
       summary: "Cancel one of the caller's orders before it is paid; its stock is released",
       params: idParam,
       responses: { 200: ref("Order"), errors: [404, 409] },
-      async handler(ctx: Ctx<{ id: string }>) {
+      async handler(this: OrdersThis, ctx: Ctx<{ id: string }>) {
         const id = await this.ownOrderId(ctx, ctx.params.id);
         await inTransaction(this.sequelize, async (transaction) => {
           await this.move(id, "cancelled", "cancelled by the customer", transaction);
@@ -192,8 +248,8 @@ const OrdersService: ServiceSchema<any> = {
         to: queryDateTime({ optional: true }),
       },
       responses: { 200: page("OrderSummary") },
-      handler(ctx: Ctx<{ limit?: number; offset?: number; status?: OrderStatus; userId?: string; from?: Date; to?: Date }>) {
-        const where: any = {};
+      handler(this: OrdersThis, ctx: Ctx<{ limit?: number; offset?: number; status?: OrderStatus; userId?: string; from?: Date; to?: Date }>) {
+        const where: { userId?: string; createdAt?: WhereOperators } = {};
         if (ctx.params.userId) where.userId = ctx.params.userId;
         if (ctx.params.from || ctx.params.to) where.createdAt = createdBetween(ctx.params.from, ctx.params.to);
         return this.page(where, ctx.params);
@@ -206,7 +262,7 @@ const OrdersService: ServiceSchema<any> = {
       summary: "Any order, with its lines and history",
       params: idParam,
       responses: { 200: ref("Order"), errors: [404] },
-      async handler(ctx: Ctx<{ id: string }>) {
+      async handler(this: OrdersThis, ctx: Ctx<{ id: string }>) {
         if (!(await Order.findByPk(ctx.params.id, { attributes: ["id"], raw: true }))) throw notFound("order", { id: ctx.params.id });
         return this.view(ctx.params.id);
       },
@@ -218,7 +274,7 @@ const OrdersService: ServiceSchema<any> = {
       summary: "Mark a paid order as shipped",
       params: idParam,
       responses: { 200: ref("Order"), errors: [404, 409] },
-      async handler(ctx: Ctx<{ id: string }>) {
+      async handler(this: OrdersThis, ctx: Ctx<{ id: string }>) {
         await inTransaction(this.sequelize, (t) => this.move(ctx.params.id, "fulfilled", `fulfilled by ${ctx.meta.user?.id ?? "an admin"}`, t));
         this.metrics.moved({ status: "fulfilled" });
         return this.view(ctx.params.id);
@@ -245,7 +301,7 @@ const OrdersService: ServiceSchema<any> = {
   },
 
   methods: {
-    async replay(ctx: Ctx, order: any, hash: string) {
+    async replay(this: OrdersThis, ctx: Ctx, order: OrderRow, hash: string): Promise<OrderDetail> {
       if (order.requestHash !== hash) {
         // The key's first request is what stands in the way: a conflict, like a key still in use.
         throw new DomainError(409, "IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different request", { orderId: order.id });
@@ -261,12 +317,12 @@ const OrdersService: ServiceSchema<any> = {
     },
 
     /** One order awaiting payment per customer: a second checkout is a 409 that names the first. */
-    refuseSecondAwaitingPayment(waiting: Order | undefined) {
+    refuseSecondAwaitingPayment(this: OrdersThis, waiting: OrderRow | undefined): void {
       if (waiting) throw new DomainError(409, "ORDER_AWAITING_PAYMENT", "Another order of yours awaits payment: pay or cancel it first", { order: this.summary(waiting) });
     },
 
     /** Moves an order, if the state machine allows it, from the status it has now. */
-    async move(id: string, to: OrderStatus, cause: string, transaction: Transaction, extra: Record<string, unknown> = {}, read?: Order) {
+    async move(id: string, to: OrderStatus, cause: string, transaction: Transaction, extra: Record<string, unknown> = {}, read?: Order): Promise<void> {
       // `read`: the order as this transaction already read it (the update below checks it is still so).
       const order = read ?? (await Order.findByPk(id, { transaction, raw: true }));
       if (!order) throw notFound("order", { id });
@@ -283,7 +339,7 @@ const OrdersService: ServiceSchema<any> = {
      * Carries out, once per event, what payment-flow.ts decides the order does on a fact from
      * another context. `extra.refundedAmount` follows a refund whatever the status.
      */
-    async follow(event: IntegrationEvent, decide: (order: Order) => Decision, extra: { paymentId?: string; refundedAmount?: number } = {}) {
+    async follow(this: OrdersThis, event: IntegrationEvent, decide: (order: Order) => Decision, extra: { paymentId?: string; refundedAmount?: number } = {}): Promise<void> {
       const orderId = String((event.data as { orderId: string }).orderId);
       let decision: Decision | undefined;
       const applied = await processOnce(this.sequelize, "orders", event.id, async (transaction) => {
@@ -318,7 +374,7 @@ const OrdersService: ServiceSchema<any> = {
     },
 
     /** Expires the orders nobody paid in time (payBy plus the grace for payments in flight); their stock goes back. */
-    async expireLapsedOrders(limit = 100): Promise<string[]> {
+    async expireLapsedOrders(this: OrdersThis, limit = 100): Promise<string[]> {
       const now = new Date();
       const graceMs = cfg.checkout.paymentGraceSeconds * 1000;
       const due = await Order.findAll({
@@ -349,11 +405,11 @@ const OrdersService: ServiceSchema<any> = {
       return expired;
     },
 
-    page(where: Record<string, unknown>, params: { limit?: number; offset?: number; status?: OrderStatus }) {
-      return newestFirst(Order, { ...where, ...(params.status && { status: params.status }) }, params, (o) => this.summary(o));
+    page(this: OrdersThis, where: Record<string, unknown>, params: PageQuery) {
+      return newestFirst(Order, { ...where, ...(params.status && { status: params.status }) }, params, (o: OrderRow) => this.summary(o));
     },
 
-    summary(o: any) {
+    summary(o: OrderRow): OrderSummary {
       return {
         id: o.id,
         userId: o.userId,
@@ -368,17 +424,18 @@ const OrdersService: ServiceSchema<any> = {
       };
     },
 
-    async view(id: string) {
+    async view(this: OrdersThis, id: string): Promise<OrderDetail> {
       const [order, lines, history] = await Promise.all([
         Order.findByPk(id, { raw: true }),
         OrderLineRow.findAll({ where: { orderId: id }, order: [["id", "ASC"]], raw: true }),
         OrderHistory.findAll({ where: { orderId: id }, order: [["id", "ASC"]], raw: true }),
       ]);
-      return this.detailOf(order, lines, history);
+      // Called for orders known to exist.
+      return this.detailOf(order!, lines, history);
     },
 
     /** An order with its lines and history, as clients see it. */
-    detailOf(order: any, lines: any[], history: any[]) {
+    detailOf(this: OrdersThis, order: OrderRow, lines: OrderLineData[], history: OrderHistoryData[]): OrderDetail {
       return {
         ...this.summary(order),
         lines: lines.map(({ productId, name, unitPrice, quantity, lineTotal }) => ({ productId, name, unitPrice: Number(unitPrice), quantity, lineTotal: Number(lineTotal) })),
@@ -387,7 +444,7 @@ const OrdersService: ServiceSchema<any> = {
     },
   },
 
-  created() {
+  created(this: OrdersThis) {
     this.metrics = orderMetrics(this.broker);
     this.outbox = new SqlOutbox(this.sequelize);
     this.deadLetters = new SqlDeadLetters(this.sequelize);
