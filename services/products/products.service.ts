@@ -2,8 +2,8 @@
  * The catalog and its stock. Public reads are cached; every write and every stock movement clears
  * the cache on every node. Reservations for checkout are actions for other services only.
  */
-import type { Context, ServiceSchema } from "moleculer";
-import { Op, fn, col, literal, UniqueConstraintError, ForeignKeyConstraintError, type WhereOptions, type Sequelize } from "sequelize";
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { Op, fn, col, literal, UniqueConstraintError, ForeignKeyConstraintError, type InferCreationAttributes, type WhereOptions, type Sequelize } from "sequelize";
 import { SqlDbMixin } from "../../mixins/sql-db.mixin";
 import { containsIgnoringCase } from "../../lib/sql";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
@@ -36,8 +36,15 @@ import {
   type CatalogStats,
   type CategorySummary,
   type ProductRecord,
+  type ProductView,
 } from "./catalog";
 
+type Ctx<P = unknown> = Context<P, ShopMeta>;
+
+interface PageQuery {
+  limit?: number;
+  offset?: number;
+}
 interface ListParams {
   limit?: number;
   offset?: number;
@@ -69,7 +76,72 @@ const ORPHAN_MARGIN_SECONDS = 60;
 const { stock: stockField, ...editableFields } = productFields;
 const optionalFields = Object.fromEntries(Object.entries(editableFields).map(([k, rule]) => [k, { ...rule, optional: true }]));
 
-const ProductsService: ServiceSchema<any> = {
+/** A product's fields as productFields accepts them (create needs no stock; replace and patch take none). */
+type ProductFields = {
+  sku: string;
+  name: string;
+  description?: string | null;
+  price: number;
+  currency?: string;
+  stock: number;
+  category: string;
+  imageUrl?: string | null;
+  isActive?: boolean;
+};
+type EditableFields = Omit<ProductFields, "stock">;
+/** Sequelize's creation attributes: an absent stock, description or image is the column's default. */
+type ProductCreation = InferCreationAttributes<Product>;
+
+/** One page of a list, in the public or the admin view. */
+interface ProductPage<V> {
+  items: V[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+/**
+ * The service's types (the pattern of services/notifications): `this` in actions, methods, handlers
+ * and created() is the service with these, so a misspelt method or a wrong argument does not compile.
+ */
+interface ProductsSettings extends ServiceSettingSchema {
+  /** Actions declare absolute REST paths (under /api/v1). */
+  rest: string;
+  /** moleculer-db's primary key field. */
+  idField: string;
+}
+interface ProductsMethods {
+  mostExpensive(limit: number): Promise<ProductView[]>;
+  lowOnStock(threshold: number, page: PageQuery): Promise<ProductPage<ProductView>>;
+  listProducts<V = ProductView>(params: ListParams, extraWhere?: WhereOptions, includeInactive?: boolean, view?: (p: ProductRecord) => V): Promise<ProductPage<V>>;
+  findProduct(id: number, activeOnly: boolean): Promise<ProductRecord>;
+  updateProduct(id: number, fields: Record<string, unknown>): Promise<ProductView>;
+  saving<T>(write: () => Promise<T>): Promise<T>;
+  moveStock(event: Envelope, move: (transaction: Transaction) => Promise<StockLine[]>): Promise<void>;
+  releaseForOrder(event: Envelope<{ orderId: string }>): Promise<void>;
+  commitForPaidOrder(event: Envelope<{ orderId: string }>): Promise<void>;
+  stockChanged(lines: StockLine[]): Promise<void>;
+  sweepExpiredReservations(): Promise<void>;
+}
+/** What created() and the mixins put on the service. */
+interface ProductsVars {
+  /** SqlDbMixin's connection to the products database. */
+  sequelize: Sequelize;
+  inventory: Inventory;
+  metrics: ReturnType<typeof stockMetrics>;
+  /** Read by the Kafka bridge: the outbox it relays and where events that keep failing end. */
+  outbox: SqlOutbox;
+  deadLetters: SqlDeadLetters;
+  /** The Kafka bridge's: wakes the outbox relay after a write. */
+  kickRelay(): void;
+  /** VersionedCacheMixin's: drops these products' cached reads and every generation-keyed one. */
+  invalidateCache(ids?: (string | number)[]): Promise<void>;
+  /** VersionedCacheMixin's: part of every generation-keyed cache key (generationKeygen). */
+  cacheGeneration: number;
+}
+type ProductsThis = Service<ProductsSettings> & ProductsMethods & ProductsVars;
+
+const ProductsService: ServiceSchema<ProductsSettings, ProductsMethods, ProductsVars> = {
   name: "products",
   // Moleculer starts the last mixin first: the database (and its migrations) before the bridge.
   mixins: [
@@ -79,20 +151,20 @@ const ProductsService: ServiceSchema<any> = {
     VersionedCacheMixin({ service: "products", entityAction: "get" }),
     KafkaBridgeMixin({
       handlers: {
-        "order.paid"(event) {
+        "order.paid"(this: ProductsThis, event) {
           return this.commitForPaidOrder(event);
         },
-        "order.cancelled"(event) {
+        "order.cancelled"(this: ProductsThis, event) {
           return this.releaseForOrder(event);
         },
-        "order.expired"(event) {
+        "order.expired"(this: ProductsThis, event) {
           return this.releaseForOrder(event);
         },
-        "payment.failed"(event) {
+        "payment.failed"(this: ProductsThis, event) {
           return this.releaseForOrder(event);
         },
         // A full refund puts the goods back on the shelf when RESTOCK_ON_REFUND is on.
-        "payment.refunded"(event) {
+        "payment.refunded"(this: ProductsThis, event) {
           const restock = event.data.fullyRefunded && cfg.products.restockOnRefund;
           return this.moveStock(event, async (t: Transaction) => (restock ? this.inventory.restock(event.data.orderId, t) : []));
         },
@@ -117,7 +189,7 @@ const ProductsService: ServiceSchema<any> = {
       params: listParams,
       responses: { 200: page("Product") },
       cache: { keys: LIST_CACHE_KEYS, keygen: generationKeygen },
-      handler(ctx: Context<ListParams>) {
+      handler(this: ProductsThis, ctx: Ctx<ListParams>) {
         return this.listProducts(ctx.params);
       },
     },
@@ -129,7 +201,7 @@ const ProductsService: ServiceSchema<any> = {
       params: { limit: queryInt({ min: 1, max: 100, default: 5 }) },
       responses: { 200: arrayOf("Product") },
       cache: { keys: ["limit"], keygen: generationKeygen },
-      handler(ctx: Context<{ limit: number }>) {
+      handler(this: ProductsThis, ctx: Ctx<{ limit: number }>) {
         return this.mostExpensive(ctx.params.limit);
       },
     },
@@ -141,7 +213,7 @@ const ProductsService: ServiceSchema<any> = {
       summary: "The 5 most expensive active products (alias of top-expensive?limit=5)",
       responses: { 200: arrayOf("Product") },
       cache: { keys: [], keygen: generationKeygen },
-      handler() {
+      handler(this: ProductsThis) {
         return this.mostExpensive(5);
       },
     },
@@ -152,7 +224,7 @@ const ProductsService: ServiceSchema<any> = {
       summary: "The 10 most expensive active products (alias of top-expensive?limit=10)",
       responses: { 200: arrayOf("Product") },
       cache: { keys: [], keygen: generationKeygen },
-      handler() {
+      handler(this: ProductsThis) {
         return this.mostExpensive(10);
       },
     },
@@ -164,7 +236,7 @@ const ProductsService: ServiceSchema<any> = {
       params: pageParams,
       responses: { 200: page("Product") },
       cache: { keys: ["limit", "offset"], keygen: generationKeygen },
-      handler(ctx: Context<{ limit?: number; offset?: number }>) {
+      handler(this: ProductsThis, ctx: Ctx<PageQuery>) {
         return this.lowOnStock(1, ctx.params);
       },
     },
@@ -176,7 +248,7 @@ const ProductsService: ServiceSchema<any> = {
       params: pageParams,
       responses: { 200: page("Product") },
       cache: { keys: ["limit", "offset"], keygen: generationKeygen },
-      handler(ctx: Context<{ limit?: number; offset?: number }>) {
+      handler(this: ProductsThis, ctx: Ctx<PageQuery>) {
         return this.lowOnStock(10, ctx.params);
       },
     },
@@ -188,7 +260,7 @@ const ProductsService: ServiceSchema<any> = {
       params: { threshold: queryInt({ min: 0, max: 1_000_000, default: LOW_STOCK_THRESHOLD }), ...pageParams },
       responses: { 200: page("Product") },
       cache: { keys: ["threshold", "limit", "offset"], keygen: generationKeygen },
-      handler(ctx: Context<{ threshold: number; limit?: number; offset?: number }>) {
+      handler(this: ProductsThis, ctx: Ctx<{ threshold: number } & PageQuery>) {
         return this.lowOnStock(ctx.params.threshold, ctx.params);
       },
     },
@@ -200,7 +272,7 @@ const ProductsService: ServiceSchema<any> = {
       params: { category: text(100, { min: 1 }), ...pageParams, sort: listParams.sort },
       responses: { 200: page("Product") },
       cache: { keys: ["category", "limit", "offset", "sort"], keygen: generationKeygen },
-      handler(ctx: Context<ListParams>) {
+      handler(this: ProductsThis, ctx: Ctx<ListParams>) {
         return this.listProducts(ctx.params);
       },
     },
@@ -229,8 +301,8 @@ const ProductsService: ServiceSchema<any> = {
       summary: "Catalog figures: products, categories, average price, inventory value, low and out of stock",
       responses: { 200: ref("CatalogStats") },
       cache: { keygen: generationKeygen },
-      async handler(): Promise<CatalogStats> {
-        const sequelize = this.sequelize as Sequelize;
+      async handler(this: ProductsThis): Promise<CatalogStats> {
+        const sequelize = this.sequelize;
         // PostgreSQL multiplies two INTEGERs as INTEGER: widen first so large inventories cannot overflow.
         const value = sequelize.getDialect() === "postgres" ? "CAST(price AS BIGINT) * stock" : "price * stock";
         const available = "stock - reserved";
@@ -265,7 +337,7 @@ const ProductsService: ServiceSchema<any> = {
       params: idParam,
       responses: { 200: ref("Product"), errors: [404] },
       cache: { keygen: entityKeygen },
-      async handler(ctx: Context<{ id: number }>) {
+      async handler(this: ProductsThis, ctx: Ctx<{ id: number }>) {
         return toView(await this.findProduct(ctx.params.id, true));
       },
     },
@@ -274,7 +346,7 @@ const ProductsService: ServiceSchema<any> = {
     getMany: {
       idempotent: true,
       params: { ids: { type: "array", items: `number|integer|positive|max:${MAX_ID}`, min: 1, max: 200 } },
-      async handler(ctx: Context<{ ids: number[] }>) {
+      async handler(ctx: Ctx<{ ids: number[] }>) {
         const rows = await Product.findAll({ where: { id: ctx.params.ids, isActive: true }, order: [["id", "ASC"]], raw: true });
         return (rows as unknown as ProductRecord[]).map(toView);
       },
@@ -288,7 +360,7 @@ const ProductsService: ServiceSchema<any> = {
       summary: "The whole catalog, inactive products included",
       params: { ...listParams, isActive: queryBool({ optional: true }) },
       responses: { 200: page("AdminProduct") },
-      handler(ctx: Context<ListParams>) {
+      handler(this: ProductsThis, ctx: Ctx<ListParams>) {
         return this.listProducts(ctx.params, {}, true, toAdminView);
       },
     },
@@ -299,7 +371,7 @@ const ProductsService: ServiceSchema<any> = {
       summary: "One product, active or not",
       params: idParam,
       responses: { 200: ref("AdminProduct"), errors: [404] },
-      async handler(ctx: Context<{ id: number }>) {
+      async handler(this: ProductsThis, ctx: Ctx<{ id: number }>) {
         return toAdminView(await this.findProduct(ctx.params.id, false));
       },
     },
@@ -310,9 +382,9 @@ const ProductsService: ServiceSchema<any> = {
       summary: "Add a product",
       params: { $$strict: true, ...productFields, stock: { ...stockField, optional: true } },
       responses: { 201: ref("Product"), errors: [409], links: PRODUCT_LINKS },
-      async handler(ctx: Context<Record<string, any>, ShopMeta>) {
+      async handler(this: ProductsThis, ctx: Ctx<EditableFields & { stock?: number }>) {
         const fields = trimmed(ctx.params, TRIMMED_FIELDS);
-        const product = await this.saving(() => Product.create({ ...(fields as any), currency: fields.currency ?? "USD" }));
+        const product = await this.saving(() => Product.create({ ...fields, currency: fields.currency ?? "USD" } as ProductCreation));
         await this.invalidateCache();
         return created(ctx, `/api/v1/products/${product.id}`, toView(product.get({ plain: true }) as ProductRecord));
       },
@@ -324,7 +396,7 @@ const ProductsService: ServiceSchema<any> = {
       summary: "Replace a product's details (stock has its own endpoint)",
       params: { $$strict: true, ...idParam, ...editableFields },
       responses: { 200: ref("Product"), errors: [404, 409] },
-      async handler(ctx: Context<Record<string, any>>) {
+      async handler(this: ProductsThis, ctx: Ctx<{ id: number } & EditableFields>) {
         const { id, ...fields } = trimmed(ctx.params, TRIMMED_FIELDS);
         const replacement = { description: null, imageUrl: null, currency: "USD", isActive: true, ...fields };
         return this.updateProduct(id, replacement);
@@ -339,7 +411,7 @@ const ProductsService: ServiceSchema<any> = {
       // At least one field: the handler refuses an empty change.
       bodyMinProperties: 1,
       responses: { 200: ref("Product"), errors: [404, 409] },
-      async handler(ctx: Context<Record<string, any>>) {
+      async handler(this: ProductsThis, ctx: Ctx<{ id: number } & Partial<EditableFields>>) {
         const { id, ...fields } = trimmed(ctx.params, TRIMMED_FIELDS);
         if (Object.keys(fields).length === 0) {
           throw new DomainError(422, "VALIDATION_ERROR", "Nothing to change", [{ field: "body", type: "required", message: "Give at least one field" }]);
@@ -354,7 +426,7 @@ const ProductsService: ServiceSchema<any> = {
       summary: "Delete a product that was never reserved (otherwise deactivate it)",
       params: idParam,
       responses: { 204: true, errors: [404, 409] },
-      async handler(ctx: Context<{ id: number }, ShopMeta>) {
+      async handler(this: ProductsThis, ctx: Ctx<{ id: number }>) {
         try {
           const deleted = await Product.destroy({ where: { id: ctx.params.id } });
           if (deleted === 0) throw notFound("product", { id: ctx.params.id });
@@ -375,7 +447,7 @@ const ProductsService: ServiceSchema<any> = {
       summary: "Set the units in stock (not below what is reserved)",
       params: { $$strict: true, ...idParam, stock: stockField },
       responses: { 200: ref("AdminProduct"), errors: [404, 409] },
-      async handler(ctx: Context<{ id: number; stock: number }>) {
+      async handler(this: ProductsThis, ctx: Ctx<{ id: number; stock: number }>) {
         await this.inventory.setStock(ctx.params.id, ctx.params.stock);
         await this.invalidateCache([ctx.params.id]);
         return toAdminView(await this.findProduct(ctx.params.id, false));
@@ -388,7 +460,7 @@ const ProductsService: ServiceSchema<any> = {
       summary: "Goods arrived: add units to the stock (relative, safe while orders sell it)",
       params: { $$strict: true, ...idParam, quantity: { type: "number", integer: true, min: 1, max: 1_000_000, convert: false } },
       responses: { 200: ref("AdminProduct"), errors: [404, 409] },
-      async handler(ctx: Context<{ id: number; quantity: number }>) {
+      async handler(this: ProductsThis, ctx: Ctx<{ id: number; quantity: number }>) {
         await this.inventory.receive(ctx.params.id, ctx.params.quantity);
         await this.invalidateCache([ctx.params.id]);
         return toAdminView(await this.findProduct(ctx.params.id, false));
@@ -398,9 +470,9 @@ const ProductsService: ServiceSchema<any> = {
     /** Bulk import for operators (the seed script, the REPL): SKUs already present are skipped. */
     createMany: {
       params: { products: { type: "array", min: 1, max: 1000, items: { type: "object", strict: true, props: productFields } } },
-      async handler(ctx: Context<{ products: Record<string, any>[] }>) {
-        const rows = ctx.params.products.map((p) => ({ ...p, currency: p.currency ?? "USD" }));
-        await Product.bulkCreate(rows as any[], { ignoreDuplicates: true });
+      async handler(this: ProductsThis, ctx: Ctx<{ products: ProductFields[] }>) {
+        const rows = ctx.params.products.map((p) => ({ ...p, currency: p.currency ?? "USD" }) as ProductCreation);
+        await Product.bulkCreate(rows, { ignoreDuplicates: true });
         await this.invalidateCache();
         return { submitted: rows.length };
       },
@@ -419,7 +491,7 @@ const ProductsService: ServiceSchema<any> = {
         },
       },
       retryPolicy: { enabled: true }, // idempotent per orderId
-      async handler(ctx: Context<{ orderId: string; lines: StockLine[] }>) {
+      async handler(this: ProductsThis, ctx: Ctx<{ orderId: string; lines: StockLine[] }>) {
         let reservation: Reservation;
         try {
           reservation = await this.inventory.reserve(ctx.params.orderId, ctx.params.lines);
@@ -436,7 +508,7 @@ const ProductsService: ServiceSchema<any> = {
     commitReservation: {
       params: orderIdParam,
       retryPolicy: { enabled: true },
-      async handler(ctx: Context<{ orderId: string }>) {
+      async handler(this: ProductsThis, ctx: Ctx<{ orderId: string }>) {
         const reservation = await this.inventory.commit(ctx.params.orderId);
         await this.stockChanged(reservation.lines);
         return reservation;
@@ -446,7 +518,7 @@ const ProductsService: ServiceSchema<any> = {
     releaseReservation: {
       params: orderIdParam,
       retryPolicy: { enabled: true },
-      async handler(ctx: Context<{ orderId: string }>) {
+      async handler(this: ProductsThis, ctx: Ctx<{ orderId: string }>) {
         const reservation = await this.inventory.release(ctx.params.orderId);
         await this.stockChanged(reservation.lines);
         return reservation;
@@ -455,18 +527,25 @@ const ProductsService: ServiceSchema<any> = {
   },
 
   methods: {
-    async mostExpensive(limit: number) {
+    async mostExpensive(limit: number): Promise<ProductView[]> {
       const rows = await Product.findAll({ where: { isActive: true }, order: [["price", "DESC"], ["id", "ASC"]], limit, raw: true });
       return (rows as unknown as ProductRecord[]).map(toView);
     },
 
     /** Active products with at most `threshold` units available, fewest first. */
-    lowOnStock(threshold: number, page: { limit?: number; offset?: number }) {
+    lowOnStock(this: ProductsThis, threshold: number, page: PageQuery): Promise<ProductPage<ProductView>> {
       const available = literal(`stock - reserved <= ${Math.trunc(threshold)}`);
       return this.listProducts({ ...page, sort: "stock" }, { [Op.and]: [available] });
     },
 
-    async listProducts(params: ListParams, extraWhere: WhereOptions = {}, includeInactive = false, view: (p: ProductRecord) => unknown = toView) {
+    async listProducts<V = ProductView>(
+      this: ProductsThis,
+      params: ListParams,
+      extraWhere: WhereOptions = {},
+      includeInactive = false,
+      // V defaults to ProductView, which toView gives.
+      view: (p: ProductRecord) => V = toView as (p: ProductRecord) => V,
+    ): Promise<ProductPage<V>> {
       const limit = params.limit ?? DEFAULT_PAGE_SIZE;
       const offset = params.offset ?? 0;
       const conditions: WhereOptions[] = [extraWhere];
@@ -492,7 +571,7 @@ const ProductsService: ServiceSchema<any> = {
       return product as unknown as ProductRecord;
     },
 
-    async updateProduct(id: number, fields: Record<string, unknown>) {
+    async updateProduct(this: ProductsThis, id: number, fields: Record<string, unknown>): Promise<ProductView> {
       const [changed] = await this.saving(() => Product.update(fields, { where: { id } }));
       if (changed === 0) throw notFound("product", { id });
       await this.invalidateCache([id]);
@@ -510,13 +589,13 @@ const ProductsService: ServiceSchema<any> = {
     },
 
     /** Applies an event's stock movement once (the inventory writes the stock event it causes). */
-    async moveStock(event: Envelope, move: (transaction: Transaction) => Promise<StockLine[]>) {
+    async moveStock(this: ProductsThis, event: Envelope, move: (transaction: Transaction) => Promise<StockLine[]>): Promise<void> {
       let moved: StockLine[] = [];
       if ((await processOnce(this.sequelize, "products", event.id, async (t) => void (moved = await move(t)))) === "applied") await this.stockChanged(moved);
     },
 
     /** Gives an unpaid order's reserved units back (it was cancelled, expired, or its payment failed). */
-    releaseForOrder(event: Envelope<{ orderId: string }>) {
+    releaseForOrder(this: ProductsThis, event: Envelope<{ orderId: string }>): Promise<void> {
       return this.moveStock(event, async (t: Transaction) => (await this.inventory.release(event.data.orderId, t)).lines);
     },
 
@@ -525,7 +604,7 @@ const ProductsService: ServiceSchema<any> = {
      * in flight), the sale cannot stand: stock.commit_failed tells the orders context, which has
      * the charge refunded. Never a charge kept without goods.
      */
-    commitForPaidOrder(event: Envelope<{ orderId: string }>) {
+    commitForPaidOrder(this: ProductsThis, event: Envelope<{ orderId: string }>): Promise<void> {
       const { orderId } = event.data;
       return this.moveStock(event, async (t: Transaction) => {
         try {
@@ -540,12 +619,12 @@ const ProductsService: ServiceSchema<any> = {
     },
 
     /** After a stock movement of these lines: their cached reads are stale, and a stock event waits in the outbox. */
-    async stockChanged(lines: StockLine[]) {
+    async stockChanged(this: ProductsThis, lines: StockLine[]): Promise<void> {
       this.kickRelay();
       if (lines.length) await this.invalidateCache(lines.map((l) => l.productId));
     },
 
-    async sweepExpiredReservations() {
+    async sweepExpiredReservations(this: ProductsThis): Promise<void> {
       const released: Reservation[] = await this.inventory.releaseExpired();
       if (released.length) {
         this.logger.info(`Released ${released.length} expired reservation(s): ${released.map((r) => r.orderId).join(", ")}`);
@@ -554,7 +633,7 @@ const ProductsService: ServiceSchema<any> = {
     },
   },
 
-  created() {
+  created(this: ProductsThis) {
     this.metrics = stockMetrics(this.broker);
     // Every stock movement goes out as a stock event from its own transaction.
     // The orders context releases reservations (cancel, expiry); this lifetime is only the safety net
