@@ -625,7 +625,7 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiVars> = {
         routes: { count: routed.size, pending: unrouted },
       };
     },
-  },
+  } satisfies ApiMethods & ThisType<ApiThis>,
 
   async started() {
     await this.rateLimitRedis?.connect();

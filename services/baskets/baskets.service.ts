@@ -189,7 +189,7 @@ const BasketsService: ServiceSchema<BasketsSettings, BasketsMethods, BasketsVars
       }
       return applied ? "applied" : "duplicate";
     },
-  },
+  } satisfies BasketsMethods,
 
   created(this: BasketsThis) {
     this.metrics = basketMetrics(this.broker);

@@ -68,7 +68,8 @@ const migrations: Migration[] = [
 /**
  * The service's types, as Moleculer's TypeScript schemas take them (ServiceSchema<Settings, Methods,
  * Vars>): `this` in actions, methods, events and lifecycle handlers is the service with these, so a
- * misspelt method or a wrong argument is a compile error, not an undefined at run time.
+ * misspelt method or a wrong argument is a compile error, not an undefined at run time. Moleculer
+ * types `methods` loosely, so each service checks its block against its interface (`satisfies`).
  */
 interface NotificationsSettings extends ServiceSettingSchema {
   /** Actions declare absolute REST paths (under /api/v1). */
@@ -124,7 +125,7 @@ const NotificationsService: ServiceSchema<NotificationsSettings, NotificationsMe
         await Notification.create({ ...message, eventId: event.id, eventType: event.type, channel: "email" }, { transaction });
       });
     },
-  },
+  } satisfies NotificationsMethods,
 
   created(this: NotificationsThis) {
     this.deadLetters = new SqlDeadLetters(this.sequelize);

@@ -442,7 +442,7 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
         history: history.map((h) => ({ from: h.fromStatus, to: h.toStatus, cause: h.cause, at: new Date(h.at).toISOString() })),
       };
     },
-  },
+  } satisfies OrdersMethods,
 
   created(this: OrdersThis) {
     this.metrics = orderMetrics(this.broker);

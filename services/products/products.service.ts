@@ -631,7 +631,7 @@ const ProductsService: ServiceSchema<ProductsSettings, ProductsMethods, Products
         await this.stockChanged(released.flatMap((r) => r.lines));
       }
     },
-  },
+  } satisfies ProductsMethods,
 
   created(this: ProductsThis) {
     this.metrics = stockMetrics(this.broker);

@@ -351,7 +351,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersVars> = {
         throw err;
       }
     },
-  },
+  } satisfies UsersMethods,
 
   created(this: UsersThis) {
     this.tokens = new TokenService(resolveJwtSecret(cfg, (m) => this.logger.warn(m)), cfg.auth.accessTokenTtlSeconds);
