@@ -5,8 +5,8 @@
  * goes out as an integration event from the same transaction.
  */
 import { randomUUID } from "node:crypto";
-import type { Context, ServiceSchema } from "moleculer";
-import { Op, UniqueConstraintError, fn, col, literal, type Transaction } from "sequelize";
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { Op, UniqueConstraintError, fn, col, literal, type InferAttributes, type Sequelize, type Transaction, type WhereOptions } from "sequelize";
 import { SqlDbMixin } from "../../mixins/sql-db.mixin";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
 import { SweeperMixin } from "../../mixins/sweeper.mixin";
@@ -22,7 +22,7 @@ import { paymentMigrations } from "./migrations";
 import { CLOSED, PAYMENT_STATUSES, REFUNDABLE, sourcesOf, type PaymentStatus } from "./payment-state";
 import { MAX_ID, pageParams, queryDateTime, text } from "../../lib/params";
 import { arrayOf, page, ref } from "../../lib/http/schemas";
-import { SimulatedProvider, StripeProvider, verifyStripeWebhook } from "./providers";
+import { SimulatedProvider, StripeProvider, verifyStripeWebhook, type PaymentProvider } from "./providers";
 import { paymentMetrics } from "../../lib/telemetry/business-metrics";
 
 type Ctx<P = unknown> = Context<P, ShopMeta>;
@@ -48,20 +48,108 @@ const METHOD_LINKS = {
 const PAID: PaymentStatus[] = ["completed", "partially_refunded", "refunded"];
 type ListParams = { limit?: number; offset?: number; status?: PaymentStatus; from?: Date; to?: Date };
 
-const PaymentsService: ServiceSchema<any> = {
+/** What orders.forPayment answers: the order as the payment needs it. */
+interface PayableOrder {
+  id: string;
+  userId: string;
+  status: string;
+  total: number;
+  currency: string;
+  payBy: string | null;
+}
+/** A payments row as read (`raw: true`), not a model instance. */
+type PaymentRow = InferAttributes<Payment>;
+type MethodRow = InferAttributes<PaymentMethod>;
+/** A payment as clients see it (the Payment and PaymentDetail schemas). */
+interface PaymentView {
+  id: string;
+  orderId: string;
+  userId: string;
+  amount: number;
+  currency: string;
+  status: PaymentStatus;
+  provider: string;
+  paymentMethod: string | null;
+  failureReason: string | null;
+  requiresAction: { type: string } | null;
+  refundedAmount: number;
+  createdAt: string;
+  updatedAt: string;
+}
+interface PaymentDetail extends PaymentView {
+  refunds: { id: number; amount: number; status: RefundRecord["status"]; reason: string; createdAt: string }[];
+}
+/** A saved card as clients see it (the PaymentMethod schema). */
+interface MethodView {
+  id: string;
+  brand: string;
+  last4: string;
+  expMonth: number;
+  expYear: number;
+  isDefault: boolean;
+  token: string;
+  createdAt: string;
+}
+/** The part of a Stripe charge that syncRefunds reads (charge.refunded webhooks). */
+interface ChargeRefunds {
+  refunds?: { data?: { id: string; amount: number; status?: string | null; reason?: string | null; metadata?: Record<string, string> | null }[] } | null;
+}
+
+/** The service's types (the pattern of services/notifications): `this` is the service with these. */
+interface PaymentsSettings extends ServiceSettingSchema {
+  rest: string;
+  /** moleculer-db's (SqlDbMixin). */
+  idField: string;
+}
+interface PaymentsMethods {
+  replay(ctx: Ctx, payment: PaymentRow): Promise<PaymentView>;
+  own(ctx: Ctx, id: string): Promise<PaymentRow>;
+  confirmClaimed(payment: PaymentRow, paymentMethod: string): Promise<PaymentRow>;
+  takeOverStaleClaim(payment: PaymentRow): Promise<boolean>;
+  resumeStaleClaims(): Promise<void>;
+  createIntent(payment: PaymentRow): Promise<string>;
+  settle(id: string, to: "completed" | "failed" | "cancelled", cause: string, reason?: string, providerRef?: string): Promise<boolean>;
+  closeForOrder(orderId: string, reason: string): Promise<void>;
+  refundForOrder(orderId: string, reason: string): Promise<void>;
+  refund(paymentId: string, amount: number | undefined, reason: string, requestKey: string): Promise<RefundRecord & { replayed: boolean }>;
+  assertRefundable(payment: PaymentRow): void;
+  claimRefund(paymentId: string, amount: number | undefined, reason: string, requestKey: string): Promise<RefundRecord & { replayed: boolean }>;
+  failRefund(claim: RefundRecord): Promise<void>;
+  completeRefund(claim: RefundRecord, providerRef: string): Promise<void>;
+  syncRefunds(paymentId: string, charge: ChargeRefunds): Promise<void>;
+  page(where: Record<string, unknown>, params: ListParams): Promise<{ items: PaymentView[]; total: number; limit: number; offset: number }>;
+  view(p: PaymentRow): PaymentView;
+  detailedView(p: PaymentRow): Promise<PaymentDetail>;
+  methodView(m: MethodRow): MethodView;
+}
+/** What created() and the mixins put on the service (and the service reads). */
+interface PaymentsVars {
+  /** SqlDbMixin's connection to the payments database. */
+  sequelize: Sequelize;
+  provider: PaymentProvider;
+  metrics: ReturnType<typeof paymentMetrics>;
+  /** Read by the Kafka bridge: the outbox it relays and where events that keep failing end. */
+  outbox: SqlOutbox;
+  deadLetters: SqlDeadLetters;
+  /** The Kafka bridge's: wakes the outbox relay after a commit. */
+  kickRelay(): void;
+}
+type PaymentsThis = Service<PaymentsSettings> & PaymentsMethods & PaymentsVars;
+
+const PaymentsService: ServiceSchema<PaymentsSettings, PaymentsMethods, PaymentsVars> = {
   name: "payments",
   // Moleculer starts the last mixin first: the database (and its migrations) before the bridge.
   mixins: [
     // The order side decides (services/orders/payment-flow.ts); payments cancels and refunds as told.
     KafkaBridgeMixin({
       handlers: {
-        "order.cancelled"(event) {
+        "order.cancelled"(this: PaymentsThis, event) {
           return this.closeForOrder(event.data.orderId, "cancelled");
         },
-        "order.expired"(event) {
+        "order.expired"(this: PaymentsThis, event) {
           return this.closeForOrder(event.data.orderId, "expired");
         },
-        "order.refund_requested"(event) {
+        "order.refund_requested"(this: PaymentsThis, event) {
           return this.refundForOrder(event.data.orderId, event.data.reason);
         },
       },
@@ -85,7 +173,7 @@ const PaymentsService: ServiceSchema<any> = {
         const key = requireIdempotencyKey(ctx);
         const earlier = await Payment.findOne({ where: { userId, idempotencyKey: key }, raw: true });
         if (earlier) return this.replay(ctx, earlier);
-        const order: any = await ctx.call("orders.forPayment", { orderId: ctx.params.orderId, userId });
+        const order: PayableOrder = await ctx.call("orders.forPayment", { orderId: ctx.params.orderId, userId });
         if (order.status !== "pending_payment") throw new DomainError(409, "ORDER_NOT_PAYABLE", `The order is ${order.status}`, { orderId: order.id, status: order.status });
         try {
           const payment = await Payment.create({
@@ -122,8 +210,8 @@ const PaymentsService: ServiceSchema<any> = {
         if (claimed === 0) {
           const now = (await Payment.findByPk(payment.id, { raw: true }))!;
           if (PAID.includes(now.status)) return this.detailedView(now);
-          // A claim whose node died mid-charge: this request takes it over and finishes that charge.
-          if (now.status === "processing" && (await this.takeOverStaleClaim(now))) return this.detailedView(await this.confirmClaimed(now, now.paymentMethod));
+          // A claim whose node died mid-charge: this request takes it over and finishes that charge (a claim always has its method).
+          if (now.status === "processing" && (await this.takeOverStaleClaim(now))) return this.detailedView(await this.confirmClaimed(now, now.paymentMethod!));
           throw new DomainError(409, now.status === "processing" ? "PAYMENT_IN_PROGRESS" : "ILLEGAL_TRANSITION", `The payment is ${now.status}`, { status: now.status });
         }
         // It was not paid when this request began, so nothing of it can have been refunded.
@@ -378,15 +466,15 @@ const PaymentsService: ServiceSchema<any> = {
   },
 
   methods: {
-    async replay(ctx: Ctx, payment: any) {
-      if (payment.orderId !== (ctx.params as any).orderId) {
+    async replay(ctx: Ctx, payment: PaymentRow): Promise<PaymentView> {
+      if (payment.orderId !== (ctx.params as { orderId?: string }).orderId) {
         throw new DomainError(409, "IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different request", { paymentId: payment.id });
       }
       return replayed(ctx, this.view(payment));
     },
 
     /** The payment if it is the caller's; someone else's reads as not found. */
-    async own(ctx: Ctx, id: string) {
+    async own(ctx: Ctx, id: string): Promise<PaymentRow> {
       const payment = await Payment.findOne({ where: { id, userId: ctx.meta.user!.id }, raw: true });
       if (!payment) throw notFound("payment", { id });
       return payment;
@@ -399,7 +487,7 @@ const PaymentsService: ServiceSchema<any> = {
      * node left half done asks the provider the same question again and gets the same answer: the
      * same intent, and the same charge rather than a second one.
      */
-    async confirmClaimed(payment: any, paymentMethod: string) {
+    async confirmClaimed(payment: PaymentRow, paymentMethod: string): Promise<PaymentRow> {
       let outcome;
       // The intent's id is stored with the outcome (one write): asking again with the same
       // idempotency key gives the same intent, and webhooks also find the payment by its metadata.
@@ -426,7 +514,7 @@ const PaymentsService: ServiceSchema<any> = {
      * Claims a confirmation that has been in flight longer than PAYMENT_CLAIM_TIMEOUT_SECONDS (its
      * node died or lost the database): of several takers exactly one moves its clock and wins.
      */
-    async takeOverStaleClaim(payment: any): Promise<boolean> {
+    async takeOverStaleClaim(payment: PaymentRow): Promise<boolean> {
       if (payment.status !== "processing" || payment.nextAction || !payment.paymentMethod) return false;
       const staleBefore = new Date(Date.now() - cfg.checkout.paymentClaimTimeoutSeconds * 1000);
       const [taken] = await Payment.update(
@@ -438,15 +526,15 @@ const PaymentsService: ServiceSchema<any> = {
     },
 
     /** The sweeper's part: confirmations left in flight by a node that died, finished even if no client asks again. */
-    async resumeStaleClaims() {
+    async resumeStaleClaims(): Promise<void> {
       const staleBefore = new Date(Date.now() - cfg.checkout.paymentClaimTimeoutSeconds * 1000);
       const stale = await Payment.findAll({ where: { status: "processing", nextAction: null, updatedAt: { [Op.lt]: staleBefore } }, limit: 50, raw: true });
       for (const payment of stale) {
-        if (await this.takeOverStaleClaim(payment)) await this.confirmClaimed(payment, payment.paymentMethod).catch((err: Error) => this.logger.warn(`Payment ${payment.id}:`, err.message));
+        if (await this.takeOverStaleClaim(payment)) await this.confirmClaimed(payment, payment.paymentMethod!).catch((err: Error) => this.logger.warn(`Payment ${payment.id}:`, err.message));
       }
     },
 
-    async createIntent(payment: any): Promise<string> {
+    async createIntent(payment: PaymentRow): Promise<string> {
       const { ref } = await this.provider.createIntent(
         { amount: payment.amount, currency: payment.currency, paymentId: payment.id, orderId: payment.orderId },
         `payment:${payment.id}:intent`,
@@ -484,7 +572,7 @@ const PaymentsService: ServiceSchema<any> = {
     },
 
     /** An order closed before it was paid (cancelled or expired): its unsettled payment is cancelled too. */
-    async closeForOrder(orderId: string, reason: string) {
+    async closeForOrder(orderId: string, reason: string): Promise<void> {
       const payment = await Payment.findOne({ where: { orderId }, raw: true });
       if (!payment || !["pending", "processing"].includes(payment.status)) return;
       if (payment.providerRef && (payment.status === "pending" || payment.nextAction)) {
@@ -495,7 +583,7 @@ const PaymentsService: ServiceSchema<any> = {
     },
 
     /** The full refund the order asks for when it cannot keep a charge: once per order, however often asked. */
-    async refundForOrder(orderId: string, reason: string) {
+    async refundForOrder(orderId: string, reason: string): Promise<void> {
       const payment = await Payment.findOne({ where: { orderId }, raw: true });
       if (!payment) throw new Error(`no payment for order ${orderId}`);
       if (payment.status === "refunded") return;
@@ -526,7 +614,7 @@ const PaymentsService: ServiceSchema<any> = {
       return { ...claim, status: "succeeded", providerRef };
     },
 
-    assertRefundable(payment: Payment) {
+    assertRefundable(payment: PaymentRow): void {
       if (!REFUNDABLE.includes(payment.status)) {
         throw new DomainError(409, "ILLEGAL_TRANSITION", `A ${payment.status} payment cannot be refunded`, { status: payment.status });
       }
@@ -566,7 +654,7 @@ const PaymentsService: ServiceSchema<any> = {
     },
 
     /** The provider refused or could not be reached: the record fails, its claim goes back, its key is free again. */
-    async failRefund(claim: RefundRecord) {
+    async failRefund(claim: RefundRecord): Promise<void> {
       await inTransaction(this.sequelize, async (transaction) => {
         const [failed] = await Refund.update({ status: "failed", requestKey: `${claim.requestKey}#failed:${claim.id}` }, { where: { id: claim.id, status: "pending" }, transaction });
         if (failed) await Payment.update({ refundedAmount: literal(`refunded_amount - ${Math.trunc(claim.amount)}`) as any }, { where: { id: claim.paymentId }, transaction });
@@ -574,7 +662,7 @@ const PaymentsService: ServiceSchema<any> = {
     },
 
     /** The provider refunded: the record succeeds, the payment moves, and payment.refunded goes out. */
-    async completeRefund(claim: RefundRecord, providerRef: string) {
+    async completeRefund(claim: RefundRecord, providerRef: string): Promise<void> {
       let currency: string | undefined;
       await inTransaction(this.sequelize, async (transaction) => {
         currency = undefined;
@@ -599,7 +687,7 @@ const PaymentsService: ServiceSchema<any> = {
     },
 
     /** Refunds made in Stripe's dashboard (charge.refunded): recorded like ours. Ours carry our refund id and are skipped. */
-    async syncRefunds(paymentId: string, charge: any) {
+    async syncRefunds(paymentId: string, charge: ChargeRefunds): Promise<void> {
       for (const r of charge.refunds?.data ?? []) {
         if (r.metadata?.refundId || r.status === "failed") continue;
         const key = `stripe:${r.id}`;
@@ -612,13 +700,13 @@ const PaymentsService: ServiceSchema<any> = {
     },
 
     page(where: Record<string, unknown>, params: ListParams) {
-      const conditions: any = { ...where };
+      const conditions: Record<string, unknown> = { ...where };
       if (params.status) conditions.status = params.status;
       if (params.from || params.to) conditions.createdAt = createdBetween(params.from, params.to);
-      return newestFirst(Payment, conditions, params, (p) => this.view(p));
+      return newestFirst(Payment, conditions as WhereOptions, params, (p: PaymentRow) => this.view(p));
     },
 
-    view(p: any) {
+    view(p: PaymentRow): PaymentView {
       return {
         id: p.id,
         orderId: p.orderId,
@@ -637,7 +725,7 @@ const PaymentsService: ServiceSchema<any> = {
     },
 
     /** A payment with its refund records, oldest first. */
-    async detailedView(p: any) {
+    async detailedView(p: PaymentRow): Promise<PaymentDetail> {
       const refunds = await Refund.findAll({ where: { paymentId: p.id }, order: [["id", "ASC"]], raw: true });
       return {
         ...this.view(p),
@@ -645,10 +733,10 @@ const PaymentsService: ServiceSchema<any> = {
       };
     },
 
-    methodView(m: any) {
+    methodView(m: MethodRow): MethodView {
       return { id: m.id, brand: m.brand, last4: m.last4, expMonth: m.expMonth, expYear: m.expYear, isDefault: Boolean(m.isDefault), token: m.providerToken, createdAt: new Date(m.createdAt).toISOString() };
     },
-  },
+  } satisfies PaymentsMethods & ThisType<PaymentsThis>,
 
   created() {
     this.metrics = paymentMetrics(this.broker);
