@@ -15,6 +15,8 @@ export interface SqlWork {
   /** undefined: pg_stat_statements is not loaded (see `pgStatementsMissing`). */
   pgStatements?: number;
   pgStatementsMissing?: string;
+  /** The PostgreSQL statements run most often, by database (pg_stat_statements' normalised text). */
+  pgTop: { database: string; calls: number; query: string }[];
   mariadbStatements: number;
   mariadbCommits: number;
 }
@@ -60,6 +62,15 @@ export async function startSqlCounter(pgStackUrl: string, mariadbStackUrl: strin
         .rows[0].n,
     );
 
+  const pgTop = async () =>
+    (
+      await pg.query(
+        `SELECT d.datname AS database, s.calls::int AS calls, regexp_replace(s.query, '\\s+', ' ', 'g') AS query
+           FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = ANY($1) ORDER BY s.calls DESC LIMIT 25`,
+        [pgDatabases],
+      )
+    ).rows as SqlWork["pgTop"];
+
   let pgStatementsMissing: string | undefined;
   try {
     await pg.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
@@ -78,6 +89,7 @@ export async function startSqlCounter(pgStackUrl: string, mariadbStackUrl: strin
           pgTransactions: (await pgTransactions()) - before.pgTransactions,
           pgStatements: pgStatementsMissing ? undefined : await pgStatements(),
           pgStatementsMissing,
+          pgTop: pgStatementsMissing ? [] : await pgTop(),
           mariadbStatements: maria2.questions - before.maria.questions,
           mariadbCommits: maria2.commits - before.maria.commits,
         };
