@@ -139,6 +139,36 @@ export async function processOnce(
   }
 }
 
+/**
+ * processOnce for an effect that is one new row (`columns` → values). On PostgreSQL it is one
+ * statement: a data-modifying CTE records the event id and inserts the row only if the id was new,
+ * atomically without BEGIN and COMMIT (one round trip instead of four). Elsewhere, processOnce.
+ * `table` and the column names come from code, never from input.
+ */
+export async function insertOnce(
+  sequelize: Sequelize,
+  consumer: string,
+  eventId: string,
+  table: string,
+  columns: Record<string, unknown>,
+): Promise<"applied" | "duplicate"> {
+  const quote = (name: string) => sequelize.getQueryInterface().quoteIdentifier(name);
+  const names = Object.keys(columns).map(quote).join(", ");
+  const values = Object.values(columns);
+  const marks = values.map(() => "?").join(", ");
+  if (sequelize.getDialect() !== "postgres") {
+    return processOnce(sequelize, consumer, eventId, async (transaction) => {
+      await sequelize.query(`INSERT INTO ${quote(table)} (${names}) VALUES (${marks})`, { replacements: values, transaction });
+    });
+  }
+  const inserted = await sequelize.query(
+    `WITH claimed AS (INSERT INTO processed_events (consumer, event_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1)
+     INSERT INTO ${quote(table)} (${names}) SELECT ${marks} FROM claimed RETURNING 1 AS applied`,
+    { replacements: [consumer, eventId, new Date(), ...values], type: QueryTypes.SELECT },
+  );
+  return inserted.length ? "applied" : "duplicate";
+}
+
 export class SqlOutbox implements OutboxStore {
   constructor(private readonly sequelize: Sequelize) {}
 
