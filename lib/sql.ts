@@ -29,12 +29,12 @@ export function createSequelize(url: string, extra: Options = {}): Sequelize {
     const storage = sqliteStorage(url);
     if (storage !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(storage)), { recursive: true });
     // IMMEDIATE takes the write lock at BEGIN, so a transaction never fails half-way for want of it.
-    // (Sequelize opens one SQLite connection per transaction; inTransaction() queues them.)
     const sequelize = new Sequelize({ ...common, dialect, storage, transactionType: "IMMEDIATE" as any });
     // The SQLite dialect runs no connect hooks: its connection manager hands each connection out here.
     const manager = (sequelize as any).connectionManager;
+    keepTransactionConnection(manager);
     const getConnection = manager.getConnection.bind(manager);
-    manager.getConnection = async (options: unknown) => withoutQueryStacks(await getConnection(options));
+    manager.getConnection = async (options: unknown) => withCachedColumnTypes(withoutQueryStacks(await getConnection(options)));
     return sequelize;
   }
   return new Sequelize(url, {
@@ -45,12 +45,95 @@ export function createSequelize(url: string, extra: Options = {}): Sequelize {
   });
 }
 
+type SqliteCallback = (err: Error | null, rows?: unknown[]) => void;
+type SqliteMethod = (sql: string, ...args: unknown[]) => unknown;
+
+/** What keepTransactionConnection needs of Sequelize's SQLite connection manager. */
+interface SqliteConnectionManager {
+  connections: Record<string, SqliteConnection>;
+  getConnection(options?: { uuid?: string }): Promise<SqliteConnection>;
+  releaseConnection(connection: SqliteConnection, force?: boolean): unknown;
+  destroyConnection(connection: SqliteConnection): Promise<unknown>;
+}
+
+/** The key of the transactions' connection among the manager's connections (closed with them). */
+const TRANSACTIONS = "transactions";
+
+/**
+ * Sequelize opens a new SQLite connection for every transaction and closes it afterwards: the file
+ * opened, its schema read and parsed again, for each one. Our transactions on one database already
+ * run one at a time (inTransaction), so one connection, kept open, serves them all. A transaction
+ * whose COMMIT or ROLLBACK failed leaves it in an unknown state: Sequelize destroys it then, and the
+ * next transaction opens a new one.
+ */
+function keepTransactionConnection(manager: SqliteConnectionManager): void {
+  let kept: SqliteConnection | undefined;
+  const getConnection = manager.getConnection.bind(manager);
+  const releaseConnection = manager.releaseConnection.bind(manager);
+  const destroyConnection = manager.destroyConnection.bind(manager);
+  manager.getConnection = async (options = {}) => {
+    if ((options.uuid ?? "default") === "default") return getConnection(options);
+    kept ??= await getConnection({ ...options, uuid: TRANSACTIONS });
+    return kept;
+  };
+  manager.releaseConnection = (connection, force) => (connection === kept ? undefined : releaseConnection(connection, force));
+  manager.destroyConnection = async (connection) => {
+    if (connection !== kept) return destroyConnection(connection);
+    kept = undefined;
+    delete manager.connections[TRANSACTIONS];
+    await new Promise<void>((resolve) => connection.close(() => resolve()));
+  };
+}
+
 interface SqliteConnection {
   serialize(work: () => unknown): void;
+  close(done: (err: Error | null) => void): void;
+  all: SqliteMethod;
+  run: SqliteMethod;
+  exec: SqliteMethod;
   [STACKLESS]?: true;
+  [COLUMN_TYPES]?: Map<string, unknown[]>;
 }
 
 const STACKLESS = Symbol("stackless queries");
+const COLUMN_TYPES = Symbol("cached column types");
+/** What Sequelize's SQLite dialect asks before every SELECT from a table (to parse its dates and booleans). */
+const TABLE_INFO = /^PRAGMA table_info\(`([^`]+)`\)$/;
+const SCHEMA_CHANGE = /^\s*(CREATE|ALTER|DROP)\b/i;
+
+/**
+ * Sequelize's SQLite dialect reads a table's column types (PRAGMA table_info) before every SELECT
+ * from it, and forgets them after the query: a second round trip to SQLite's thread for each read.
+ * Here each connection keeps them until a statement changes the schema (the migrations).
+ */
+function withCachedColumnTypes(connection: SqliteConnection): SqliteConnection {
+  if (connection[COLUMN_TYPES]) return connection;
+  const columns = new Map<string, unknown[]>();
+  connection[COLUMN_TYPES] = columns;
+  const all = connection.all.bind(connection);
+  connection.all = (sql, ...args) => {
+    const table = TABLE_INFO.exec(sql)?.[1];
+    if (table === undefined) {
+      if (SCHEMA_CHANGE.test(sql)) columns.clear();
+      return all(sql, ...args);
+    }
+    const done = args.pop() as SqliteCallback;
+    const cached = columns.get(table);
+    if (cached) return done(null, cached);
+    return all(sql, ...args, (err: Error | null, rows?: unknown[]) => {
+      if (!err && rows) columns.set(table, rows);
+      done(err, rows);
+    });
+  };
+  for (const method of ["run", "exec"] as const) {
+    const original = connection[method].bind(connection);
+    connection[method] = (sql, ...args) => {
+      if (SCHEMA_CHANGE.test(sql)) columns.clear();
+      return original(sql, ...args);
+    };
+  }
+  return connection;
+}
 
 /**
  * Sequelize's SQLite dialect makes an Error in each query's serialize() callback and reads its
