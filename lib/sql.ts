@@ -2,6 +2,7 @@
  * SQL plumbing shared by the services that own a database: a Sequelize instance from a URL
  * (PostgreSQL, MariaDB, MySQL, SQLite) and schema migrations with umzug.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import fs from "node:fs";
 import path from "node:path";
 import { Op, QueryTypes, Sequelize, type QueryInterface, type Options, type Transaction, type WhereOperators, type ModelStatic, type Model, type WhereOptions } from "sequelize";
@@ -35,6 +36,7 @@ export function createSequelize(url: string, extra: Options = {}): Sequelize {
     keepTransactionConnection(manager);
     const getConnection = manager.getConnection.bind(manager);
     manager.getConnection = async (options: unknown) => withCachedColumnTypes(withoutQueryStacks(await getConnection(options)));
+    writesThroughOneConnection(sequelize);
     return sequelize;
   }
   const sequelize = new Sequelize(url, {
@@ -85,15 +87,15 @@ interface SqliteConnectionManager {
   destroyConnection(connection: SqliteConnection): Promise<unknown>;
 }
 
-/** The key of the transactions' connection among the manager's connections (closed with them). */
+/** The key of the writer's connection among the manager's connections (closed with them). */
 const TRANSACTIONS = "transactions";
 
 /**
  * Sequelize opens a new SQLite connection for every transaction and closes it afterwards: the file
  * opened, its schema read and parsed again, for each one. Our transactions on one database already
- * run one at a time (inTransaction), so one connection, kept open, serves them all. A transaction
- * whose COMMIT or ROLLBACK failed leaves it in an unknown state: Sequelize destroys it then, and the
- * next transaction opens a new one.
+ * run one at a time (inTransaction), so one connection, kept open, serves them all, and the writes
+ * made outside transactions too (writesThroughOneConnection). A transaction whose COMMIT or ROLLBACK
+ * failed leaves it in an unknown state: Sequelize destroys it then, and the next one opens a new one.
  */
 function keepTransactionConnection(manager: SqliteConnectionManager): void {
   let kept: SqliteConnection | undefined;
@@ -264,15 +266,39 @@ function isTransient(err: any): boolean {
   );
 }
 
-/** SQLite has one writer at a time: its transactions in this process wait their turn here. */
+/**
+ * SQLite has one writer at a time: in this process its transactions, and its writes outside them,
+ * wait their turn here and run on one connection (the writer's). Two connections writing the same
+ * file took the write lock from each other, and SQLite's busy handler sleeps between tries: seconds
+ * of tail latency on the embedded default.
+ */
 const sqliteQueues = new WeakMap<Sequelize, Promise<unknown>>();
+/** The database whose writer the current async flow holds (a transaction's callback, a queued write). */
+const holdingWriter = new AsyncLocalStorage<Sequelize>();
 
 function oneAtATime<T>(sequelize: Sequelize, work: () => Promise<T>): Promise<T> {
   if (sequelize.getDialect() !== "sqlite") return work();
   const previous = sqliteQueues.get(sequelize) ?? Promise.resolve();
-  const run = previous.then(work, work);
+  const turn = () => holdingWriter.run(sequelize, work);
+  const run = previous.then(turn, turn);
   sqliteQueues.set(sequelize, run.catch(() => undefined));
   return run;
+}
+
+type QueryOptions = { transaction?: unknown; type?: string; uuid?: string } | undefined;
+
+/**
+ * On SQLite, a statement outside any transaction that is not a SELECT waits its turn (oneAtATime)
+ * and runs on the writer's connection; SELECTs keep the default connection, which reads committed
+ * data beside the writer (write-ahead log). A statement made while this flow holds the writer runs
+ * at once, as before (waiting would wait for itself).
+ */
+function writesThroughOneConnection(sequelize: Sequelize): void {
+  const query = sequelize.query.bind(sequelize) as (sql: unknown, options?: QueryOptions) => Promise<unknown>;
+  (sequelize as unknown as { query: typeof query }).query = (sql, options) => {
+    if (options?.transaction || options?.type === QueryTypes.SELECT || holdingWriter.getStore() === sequelize) return query(sql, options);
+    return oneAtATime(sequelize, () => query(sql, { ...options, uuid: TRANSACTIONS }));
+  };
 }
 
 /** Runs `work` in a transaction, retrying it (with jittered back-off) when it failed transiently. */
