@@ -6,20 +6,10 @@
  */
 import { DataTypes, QueryTypes, type Sequelize } from "sequelize";
 import { freshDatabase, type TestDatabase } from "../support/databases";
+import { random as seeded } from "../support/shop-model";
 import { createSequelize, migrate } from "../../lib/sql";
 import { insertOnce, integrationEventMigrations } from "../../lib/events/stores";
 
-/** mulberry32: a small seeded generator, so that a failing history can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe.each(["postgres", "mariadb", "sqlite"] as const)("insertOnce on %s", (kind) => {
   let db: TestDatabase;

@@ -5,18 +5,9 @@
  */
 import { QueryTypes, type Sequelize } from "sequelize";
 import { freshDatabase, type TestDatabase } from "../support/databases";
+import { random as seeded } from "../support/shop-model";
 import { createSequelize, inTransaction, openDatabase } from "../../lib/sql";
 
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
