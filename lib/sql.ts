@@ -299,6 +299,14 @@ function writesThroughOneConnection(sequelize: Sequelize): void {
     if (options?.transaction || options?.type === QueryTypes.SELECT || holdingWriter.getStore() === sequelize) return query(sql, options);
     return oneAtATime(sequelize, () => query(sql, { ...options, uuid: TRANSACTIONS }));
   };
+  // A transaction begun with sequelize.transaction(callback) rather than inTransaction waits its turn
+  // too: on the writer's connection, other writes must not run while it is open.
+  const transaction = sequelize.transaction.bind(sequelize) as (...args: unknown[]) => Promise<unknown>;
+  (sequelize as unknown as { transaction: typeof transaction }).transaction = (...args) => {
+    const managed = typeof args[args.length - 1] === "function";
+    if (!managed || holdingWriter.getStore() === sequelize) return transaction(...args);
+    return oneAtATime(sequelize, () => transaction(...args));
+  };
 }
 
 /** Runs `work` in a transaction, retrying it (with jittered back-off) when it failed transiently. */

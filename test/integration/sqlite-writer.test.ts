@@ -3,7 +3,7 @@
  * the writes outside them (lib/sql.ts). A seeded random mix of both, with reads beside them, must
  * lose nothing, mix nothing into a transaction that rolls back, and never wait for itself.
  */
-import { QueryTypes, type Sequelize } from "sequelize";
+import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import { freshDatabase, type TestDatabase } from "../support/databases";
 import { random as seeded } from "../support/shop-model";
 import { createSequelize, inTransaction, openDatabase } from "../../lib/sql";
@@ -45,7 +45,9 @@ describe("SQLite writes through one connection", () => {
       if (roll < 0.7) {
         const fails = random() < 0.3;
         if (!fails) expected.committed += 2;
-        return inTransaction(sequelize, async (transaction) => {
+        // Through inTransaction, or begun directly: both wait their turn for the writer.
+        const begin = random() < 0.5 ? (work: (t: Transaction) => Promise<void>) => inTransaction(sequelize, work) : (work: (t: Transaction) => Promise<void>) => sequelize.transaction(work);
+        return begin(async (transaction) => {
           await sequelize.query("INSERT INTO entries (tag, kind) VALUES (?, ?)", { replacements: [tag, fails ? "rolled back" : "committed"], transaction });
           // Something else happens meanwhile: other writes must not slip into this transaction.
           await sleep(random() * 3);
