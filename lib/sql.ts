@@ -240,6 +240,50 @@ async function runMigrations(sequelize: Sequelize, migrations: Migration[], tabl
   return applied.map((m) => m.name);
 }
 
+/** A model's values as its table's columns (attribute → field), for the plain INSERTs of insertAtOnce. */
+export function columnsOf(model: ModelStatic<Model>, values: Record<string, unknown>): Record<string, unknown> {
+  const attributes = model.getAttributes() as Record<string, { field?: string }>;
+  return Object.fromEntries(Object.entries(values).map(([name, value]) => [attributes[name]?.field ?? name, value]));
+}
+
+/** Rows for one table (column → value; every row with the same columns). */
+export interface TableRows {
+  table: string;
+  rows: Record<string, unknown>[];
+}
+
+/**
+ * Inserts rows into several tables as one atomic unit. On PostgreSQL that is one statement (each
+ * INSERT but the last in a data-modifying CTE): one round trip instead of BEGIN, an INSERT per table
+ * and COMMIT. Elsewhere the INSERTs run one after the other in a transaction. Inside `transaction`
+ * they join it. Table and column names come from code, never from input.
+ */
+export async function insertAtOnce(sequelize: Sequelize, inserts: TableRows[], transaction?: Transaction): Promise<void> {
+  const quote = (name: string) => sequelize.getQueryInterface().quoteIdentifier(name);
+  const statements = inserts
+    .filter(({ rows }) => rows.length > 0)
+    .map(({ table, rows }) => {
+      const columns = Object.keys(rows[0]);
+      const tuple = `(${columns.map(() => "?").join(", ")})`;
+      return {
+        sql: `INSERT INTO ${quote(table)} (${columns.map(quote).join(", ")}) VALUES ${rows.map(() => tuple).join(", ")}`,
+        values: rows.flatMap((row) => columns.map((column) => row[column])),
+      };
+    });
+  if (statements.length === 0) return;
+  if (sequelize.getDialect() === "postgres") {
+    const last = statements[statements.length - 1];
+    const ctes = statements.slice(0, -1).map((s, i) => `i${i} AS (${s.sql})`);
+    const sql = ctes.length ? `WITH ${ctes.join(", ")} ${last.sql}` : last.sql;
+    await sequelize.query(sql, { replacements: statements.flatMap((s) => s.values), transaction });
+    return;
+  }
+  const insertAll = async (t: Transaction) => {
+    for (const { sql, values } of statements) await sequelize.query(sql, { replacements: values, transaction: t });
+  };
+  await (transaction ? insertAll(transaction) : inTransaction(sequelize, insertAll));
+}
+
 /**
  * Runs an UPDATE or DELETE written in SQL and returns how many rows it changed (the same on every
  * dialect). For the hot paths, where a model method's machinery costs more than the statement.

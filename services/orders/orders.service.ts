@@ -9,11 +9,11 @@ import { Op, UniqueConstraintError, type InferAttributes, type Sequelize, type T
 import { SqlDbMixin } from "../../mixins/sql-db.mixin";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
 import { SweeperMixin } from "../../mixins/sweeper.mixin";
-import { inTransaction } from "../../lib/sql";
+import { columnsOf, insertAtOnce, inTransaction } from "../../lib/sql";
 import { DomainError, notFound } from "../../lib/errors";
 import { envelope } from "../../lib/events/envelope";
 import type { IntegrationEvent } from "../../lib/events/contracts";
-import { addToOutbox, integrationEventMigrations, processOnce, SqlDeadLetters, SqlOutbox } from "../../lib/events/stores";
+import { addToOutbox, integrationEventMigrations, outboxRow, processOnce, SqlDeadLetters, SqlOutbox } from "../../lib/events/stores";
 import { config } from "../../lib/config";
 import { pageParams as boundedPage, queryDateTime, text } from "../../lib/params";
 import { page, ref } from "../../lib/http/schemas";
@@ -89,7 +89,8 @@ interface OrdersMethods {
   page(where: Record<string, unknown>, params: PageQuery): Promise<{ items: OrderSummary[]; total: number; limit: number; offset: number }>;
   summary(o: OrderRow): OrderSummary;
   view(id: string): Promise<OrderDetail>;
-  detailOf(order: OrderRow, lines: OrderLineData[], history: OrderHistoryData[]): OrderDetail;
+  /** Ids of lines and history entries are not shown: what was just written (no ids read back) will do. */
+  detailOf(order: OrderRow, lines: Omit<OrderLineData, "id">[], history: Omit<OrderHistoryData, "id">[]): OrderDetail;
 }
 /** What created() and the mixins put on the service (and the service reads). */
 interface OrdersVars {
@@ -159,25 +160,23 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
         const orderId = randomUUID();
         await ctx.call("products.reserveStock", { orderId, lines: priced.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })) });
         const payBy = new Date(Date.now() + cfg.checkout.reservationTtlSeconds * 1000);
-        let placed: { order: OrderRow; lines: OrderLineData[]; history: OrderHistoryData[] };
+        const now = new Date();
+        const placed = {
+          order: {
+            id: orderId, userId, status: "pending_payment", currency: priced.currency, total: priced.total, itemCount: items.reduce((n, i) => n + i.quantity, 0),
+            refundedAmount: 0, payBy, awaitingPaymentOf: userId, idempotencyKey: key, requestHash: hash, createdAt: now, updatedAt: now,
+          } satisfies OrderRow,
+          lines: priced.lines.map((l) => ({ ...l, orderId })),
+          history: [{ orderId, fromStatus: null, toStatus: "pending_payment" as const, cause: "checkout", at: now }],
+        };
         try {
-          placed = await inTransaction(this.sequelize, async (transaction) => {
-            const order = await Order.create(
-              {
-                id: orderId, userId, status: "pending_payment", currency: priced.currency, total: priced.total, itemCount: items.reduce((n, i) => n + i.quantity, 0),
-                payBy, awaitingPaymentOf: userId, idempotencyKey: key, requestHash: hash,
-              },
-              { transaction },
-            );
-            const lines = await OrderLineRow.bulkCreate(priced.lines.map((l) => ({ ...l, orderId })), { transaction });
-            const history = await OrderHistory.create({ orderId, fromStatus: null, toStatus: "pending_payment", cause: "checkout", at: new Date() }, { transaction });
-            await addToOutbox(
-              this.sequelize,
-              envelope("orders", "order.created", orderId, { orderId, userId, total: priced.total, currency: priced.currency, payBy: payBy.toISOString() }),
-              transaction,
-            );
-            return { order: order.get({ plain: true }), lines: lines.map((l) => l.get({ plain: true })), history: [history.get({ plain: true })] };
-          });
+          // The order, its lines, its first history entry and order.created, all or none (one statement on PostgreSQL).
+          await insertAtOnce(this.sequelize, [
+            { table: "orders", rows: [columnsOf(Order, placed.order)] },
+            { table: "order_lines", rows: placed.lines.map((l) => columnsOf(OrderLineRow, l)) },
+            { table: "order_history", rows: placed.history.map((h) => columnsOf(OrderHistory, h)) },
+            outboxRow(envelope("orders", "order.created", orderId, { orderId, userId, total: priced.total, currency: priced.currency, payBy: payBy.toISOString() })),
+          ]);
         } catch (err) {
           // Not ordered after all: give the stock back.
           await ctx.call("products.releaseReservation", { orderId }).catch((e: Error) => this.logger.error(`Could not release ${orderId}:`, e.message));
@@ -435,7 +434,7 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
     },
 
     /** An order with its lines and history, as clients see it. */
-    detailOf(this: OrdersThis, order: OrderRow, lines: OrderLineData[], history: OrderHistoryData[]): OrderDetail {
+    detailOf(this: OrdersThis, order: OrderRow, lines: Omit<OrderLineData, "id">[], history: Omit<OrderHistoryData, "id">[]): OrderDetail {
       return {
         ...this.summary(order),
         lines: lines.map(({ productId, name, unitPrice, quantity, lineTotal }) => ({ productId, name, unitPrice: Number(unitPrice), quantity, lineTotal: Number(lineTotal) })),

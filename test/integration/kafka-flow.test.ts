@@ -71,6 +71,25 @@ it("carries the whole flow over Kafka: orders paid, stock committed, baskets cle
   ]);
 }, 120_000);
 
+it("makes one order of 20 identical checkouts at once on PostgreSQL, and refuses a second one while it awaits payment", async () => {
+  const email = "twins@kafka.test";
+  await http(api("/users/register"), { method: "POST", body: { email, password: "kafka password 1", firstName: "T", lastName: "Twins" } });
+  const token = (await http(api("/users/login"), { method: "POST", body: { email, password: "kafka password 1" } })).body.accessToken;
+  await http(api("/basket/items"), { method: "POST", token, body: { productId: 1, quantity: 1 } });
+  const before = (await stock()).reserved;
+  const checkout = (key: string) => http(api("/orders"), { method: "POST", token, body: {}, headers: { "idempotency-key": key } });
+  // The order's rows go in one statement there: the race ends in its unique keys, and the loser's reservation is released.
+  const answers = await Promise.all(Array.from({ length: 20 }, () => checkout("twins-order-1")));
+  expect(answers.every((a) => a.status === 201 || a.status === 200)).toBe(true);
+  expect(new Set(answers.map((a) => a.body.id)).size).toBe(1);
+  expect(answers[0].body.lines).toEqual([expect.objectContaining({ productId: 1, quantity: 1 })]);
+  const other = await checkout("twins-order-2");
+  expect(other.status).toBe(409);
+  const mine = (await http(api("/orders"), { token })).body;
+  expect(mine.total).toBe(1);
+  await until("the losers' reservations to be released", async () => (await stock()).reserved === before + 1);
+});
+
 it("applies an event delivered twice only once", async () => {
   const buyer = await paidOrder(6);
   await until("the order to be paid", async () => (await http(api(`/orders/${buyer.orderId}`), { token: buyer.token })).body.status === "paid");
