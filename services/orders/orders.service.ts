@@ -9,11 +9,11 @@ import { Op, UniqueConstraintError, type InferAttributes, type Sequelize, type T
 import { SqlDbMixin } from "../../mixins/sql-db.mixin";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
 import { SweeperMixin } from "../../mixins/sweeper.mixin";
-import { columnsOf, insertAtOnce, inTransaction } from "../../lib/sql";
+import { columnsOf, insertAtOnce, inTransaction, type TableRows } from "../../lib/sql";
 import { DomainError, notFound } from "../../lib/errors";
-import { envelope } from "../../lib/events/envelope";
+import { envelope, type Envelope } from "../../lib/events/envelope";
 import type { IntegrationEvent } from "../../lib/events/contracts";
-import { addToOutbox, integrationEventMigrations, outboxRow, processOnce, SqlDeadLetters, SqlOutbox } from "../../lib/events/stores";
+import { integrationEventMigrations, outboxRow, processOnce, SqlDeadLetters, SqlOutbox } from "../../lib/events/stores";
 import { config } from "../../lib/config";
 import { pageParams as boundedPage, queryDateTime, text } from "../../lib/params";
 import { page, ref } from "../../lib/http/schemas";
@@ -73,6 +73,19 @@ interface OrderDetail extends OrderSummary {
   history: { from: OrderStatus | null; to: OrderStatus; cause: string; at: string }[];
 }
 
+/** One entry of an order's history, as insertAtOnce takes it. */
+function historyEntry(orderId: string, fromStatus: OrderStatus | null, toStatus: OrderStatus, cause: string, at = new Date()): TableRows {
+  return { table: "order_history", rows: [columnsOf(OrderHistory, { orderId, fromStatus, toStatus, cause: cause.slice(0, 200), at })] };
+}
+
+/** What a move also does: changes other than the status, the order as already read, the event it announces. */
+interface MoveOptions {
+  changes?: Record<string, unknown>;
+  /** The order as this transaction already read it (the update checks it is still so). */
+  read?: OrderRow;
+  announce?: (order: OrderRow) => Envelope;
+}
+
 /** The service's types (the pattern of services/notifications): `this` is the service with these. */
 interface OrdersSettings extends ServiceSettingSchema {
   rest: string;
@@ -83,7 +96,7 @@ interface OrdersMethods {
   replay(ctx: Ctx, order: OrderRow, hash: string): Promise<OrderDetail>;
   ownOrderId(ctx: Ctx, id: string): Promise<string>;
   refuseSecondAwaitingPayment(waiting: OrderRow | undefined): void;
-  move(id: string, to: OrderStatus, cause: string, transaction: Transaction, extra?: Record<string, unknown>, read?: Order): Promise<void>;
+  move(id: string, to: OrderStatus, cause: string, transaction: Transaction, opts?: MoveOptions): Promise<void>;
   follow(event: IntegrationEvent, decide: (order: Order) => Decision, extra?: { paymentId?: string; refundedAmount?: number }): Promise<void>;
   expireLapsedOrders(limit?: number): Promise<string[]>;
   page(where: Record<string, unknown>, params: PageQuery): Promise<{ items: OrderSummary[]; total: number; limit: number; offset: number }>;
@@ -174,7 +187,7 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
           await insertAtOnce(this.sequelize, [
             { table: "orders", rows: [columnsOf(Order, placed.order)] },
             { table: "order_lines", rows: placed.lines.map((l) => columnsOf(OrderLineRow, l)) },
-            { table: "order_history", rows: placed.history.map((h) => columnsOf(OrderHistory, h)) },
+            historyEntry(orderId, null, "pending_payment", "checkout", now),
             outboxRow(envelope("orders", "order.created", orderId, { orderId, userId, total: priced.total, currency: priced.currency, payBy: payBy.toISOString() })),
           ]);
         } catch (err) {
@@ -226,9 +239,9 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
       async handler(this: OrdersThis, ctx: Ctx<{ id: string }>) {
         const id = await this.ownOrderId(ctx, ctx.params.id);
         await inTransaction(this.sequelize, async (transaction) => {
-          await this.move(id, "cancelled", "cancelled by the customer", transaction);
-          const order = (await Order.findByPk(id, { transaction, raw: true }))!;
-          await addToOutbox(this.sequelize, envelope("orders", "order.cancelled", id, { orderId: id, userId: order.userId }), transaction);
+          await this.move(id, "cancelled", "cancelled by the customer", transaction, {
+            announce: (order) => envelope("orders", "order.cancelled", id, { orderId: id, userId: order.userId }),
+          });
         });
         this.metrics.moved({ status: "cancelled" });
         this.kickRelay();
@@ -321,17 +334,18 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
     },
 
     /** Moves an order, if the state machine allows it, from the status it has now. */
-    async move(id: string, to: OrderStatus, cause: string, transaction: Transaction, extra: Record<string, unknown> = {}, read?: Order): Promise<void> {
-      // `read`: the order as this transaction already read it (the update below checks it is still so).
-      const order = read ?? (await Order.findByPk(id, { transaction, raw: true }));
+    async move(this: OrdersThis, id: string, to: OrderStatus, cause: string, transaction: Transaction, opts: MoveOptions = {}): Promise<void> {
+      const order = opts.read ?? (await Order.findByPk(id, { transaction, raw: true }));
       if (!order) throw notFound("order", { id });
       assertMove(order.status, to);
       const [moved] = await Order.update(
-        { status: to, ...(order.status === "pending_payment" && { awaitingPaymentOf: null }), ...extra },
+        { status: to, ...(order.status === "pending_payment" && { awaitingPaymentOf: null }), ...opts.changes },
         { where: { id, status: order.status }, transaction },
       );
       if (moved === 0) throw new DomainError(409, "CONCURRENT_CHANGE", "The order changed meanwhile; try again", { id });
-      await OrderHistory.create({ orderId: id, fromStatus: order.status, toStatus: to, cause: cause.slice(0, 200), at: new Date() }, { transaction });
+      // The history entry and the event it announces: one statement on PostgreSQL.
+      const history = historyEntry(id, order.status, to, cause);
+      await insertAtOnce(this.sequelize, opts.announce ? [history, outboxRow(opts.announce(order))] : [history], transaction);
     },
 
     /**
@@ -346,18 +360,22 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
         if (!order) throw new Error(`order ${orderId} of ${event.type} ${event.id} is unknown`);
         decision = decide(order);
         const changes = extra.refundedAmount === undefined ? {} : { refundedAmount: extra.refundedAmount };
-        const note = (cause: string) => OrderHistory.create({ orderId, fromStatus: order.status, toStatus: order.status, cause: cause.slice(0, 200), at: new Date() }, { transaction });
+        // A fact that leaves the status as it is: a history entry (and the event it announces).
+        const note = (cause: string, announce?: Envelope) =>
+          insertAtOnce(this.sequelize, [historyEntry(orderId, order.status, order.status, cause), ...(announce ? [outboxRow(announce)] : [])], transaction);
         switch (decision.kind) {
           case "move":
-            await this.move(orderId, decision.to, decision.cause, transaction, changes, order);
-            if (decision.to === "paid") {
-              const paid = { orderId, userId: order.userId, paymentId: extra.paymentId!, amount: Number(order.total), currency: order.currency };
-              await addToOutbox(this.sequelize, envelope("orders", "order.paid", orderId, paid), transaction);
-            }
+            await this.move(orderId, decision.to, decision.cause, transaction, {
+              changes,
+              read: order,
+              announce:
+                decision.to === "paid"
+                  ? () => envelope("orders", "order.paid", orderId, { orderId, userId: order.userId, paymentId: extra.paymentId!, amount: Number(order.total), currency: order.currency })
+                  : undefined,
+            });
             break;
           case "refund":
-            await note(decision.cause);
-            await addToOutbox(this.sequelize, envelope("orders", "order.refund_requested", orderId, { orderId, userId: order.userId, reason: decision.reason }), transaction);
+            await note(decision.cause, envelope("orders", "order.refund_requested", orderId, { orderId, userId: order.userId, reason: decision.reason }));
             break;
           case "record":
             await note(decision.cause);
@@ -387,8 +405,9 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
       for (const order of due.filter((o) => hasLapsed(o, now, graceMs))) {
         try {
           await inTransaction(this.sequelize, async (transaction) => {
-            await this.move(order.id, "expired", "not paid in time: the reservation lapsed", transaction);
-            await addToOutbox(this.sequelize, envelope("orders", "order.expired", order.id, { orderId: order.id, userId: order.userId }), transaction);
+            await this.move(order.id, "expired", "not paid in time: the reservation lapsed", transaction, {
+              announce: () => envelope("orders", "order.expired", order.id, { orderId: order.id, userId: order.userId }),
+            });
           });
           expired.push(order.id);
           this.metrics.moved({ status: "expired" });
