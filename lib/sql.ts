@@ -35,8 +35,9 @@ export function createSequelize(url: string, extra: Options = {}): Sequelize {
     const manager = (sequelize as any).connectionManager;
     keepTransactionConnection(manager);
     const getConnection = manager.getConnection.bind(manager);
-    manager.getConnection = async (options: unknown) => withCachedColumnTypes(withoutQueryStacks(await getConnection(options)));
+    manager.getConnection = async (options: unknown) => withCachedColumnTypes(await getConnection(options));
     writesThroughOneConnection(sequelize);
+    withoutStackCaptures(sequelize);
     return sequelize;
   }
   const sequelize = new Sequelize(url, {
@@ -45,7 +46,7 @@ export function createSequelize(url: string, extra: Options = {}): Sequelize {
     pool: { max: 10, min: 0, idle: 10_000, acquire: 10_000 },
     ...(dialect === "postgres" ? {} : { dialectOptions: { connectTimeout: 10_000 } }),
   });
-  withoutStackCaptures((sequelize as unknown as { dialect: { Query: QueryClass } }).dialect.Query);
+  withoutStackCaptures(sequelize);
   return sequelize;
 }
 
@@ -53,14 +54,17 @@ interface QueryClass {
   prototype: { run(...args: unknown[]): Promise<unknown>; [STACKLESS]?: true };
 }
 
+const STACKLESS = Symbol("stackless queries");
+
 /**
- * Sequelize's PostgreSQL and MariaDB queries each make an Error before they run, whose stack a
- * failing query's error would carry: V8 captures it on every query, failing or not (≈ 2% of the
- * shop's CPU under checkout load). Here the query starts with no frames to capture: a failed
- * statement's error still names the driver's error, the SQL and its parameters.
+ * Every Sequelize dialect's query makes an Error before it runs, whose stack a failing query's error
+ * would carry: V8 captures it on every query, failing or not (≈ 2% of the shop's CPU under checkout
+ * load), and the SQLite dialect also reads it, through source maps under tsx (8% of the embedded
+ * shop's). Here the query starts with no frames to capture: a failed statement's error still names
+ * the driver's error, the SQL and its parameters, not a JavaScript stack.
  */
-function withoutStackCaptures(Query: QueryClass): void {
-  const proto = Query.prototype;
+function withoutStackCaptures(sequelize: Sequelize): void {
+  const proto = (sequelize as unknown as { dialect: { Query: QueryClass } }).dialect.Query.prototype;
   if (proto[STACKLESS]) return;
   proto[STACKLESS] = true;
   const run = proto.run;
@@ -68,7 +72,8 @@ function withoutStackCaptures(Query: QueryClass): void {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
-      // The Error is made before run's first await: only that synchronous start goes frameless.
+      // The Error is made before run's first await (on SQLite, in the serialize() callback, which
+      // runs at once): only that synchronous start goes frameless.
       return run.apply(this, args);
     } finally {
       Error.stackTraceLimit = limit;
@@ -117,16 +122,13 @@ function keepTransactionConnection(manager: SqliteConnectionManager): void {
 }
 
 interface SqliteConnection {
-  serialize(work: () => unknown): void;
   close(done: (err: Error | null) => void): void;
   all: SqliteMethod;
   run: SqliteMethod;
   exec: SqliteMethod;
-  [STACKLESS]?: true;
   [COLUMN_TYPES]?: Map<string, unknown[]>;
 }
 
-const STACKLESS = Symbol("stackless queries");
 const COLUMN_TYPES = Symbol("cached column types");
 /** What Sequelize's SQLite dialect asks before every SELECT from a table (to parse its dates and booleans). */
 const TABLE_INFO = /^PRAGMA table_info\(`([^`]+)`\)$/;
@@ -166,30 +168,6 @@ function withCachedColumnTypes(connection: SqliteConnection): SqliteConnection {
   return connection;
 }
 
-/**
- * Sequelize's SQLite dialect makes an Error in each query's serialize() callback and reads its
- * stack, whatever the outcome: formatted through source maps (tsx, --enable-source-maps), that was
- * 8% of the embedded shop's CPU under checkout load. Here the callback's synchronous part, where that
- * Error is made, runs with no stack frames to capture: a failing SQLite query's error carries the
- * driver's message and the SQL, not a JavaScript stack (which would end in the driver anyway).
- */
-function withoutQueryStacks(connection: SqliteConnection): SqliteConnection {
-  // Connections are reused: wrapped once.
-  if (connection[STACKLESS]) return connection;
-  connection[STACKLESS] = true;
-  const serialize = connection.serialize.bind(connection);
-  connection.serialize = (work) =>
-    serialize(() => {
-      const limit = Error.stackTraceLimit;
-      Error.stackTraceLimit = 0;
-      try {
-        return work();
-      } finally {
-        Error.stackTraceLimit = limit;
-      }
-    });
-  return connection;
-}
 
 export interface Migration {
   name: string;
