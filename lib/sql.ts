@@ -230,6 +230,13 @@ export interface TableRows {
   rows: Record<string, unknown>[];
 }
 
+/** `INSERT INTO "table" ("a", "b")` for a row's columns, quoted for the dialect, and the `?, ?` of one row's values. */
+export function insertInto(sequelize: Sequelize, table: string, row: Record<string, unknown>): { head: string; columns: string[]; marks: string } {
+  const quote = (name: string) => sequelize.getQueryInterface().quoteIdentifier(name);
+  const columns = Object.keys(row);
+  return { head: `INSERT INTO ${quote(table)} (${columns.map(quote).join(", ")})`, columns, marks: columns.map(() => "?").join(", ") };
+}
+
 /**
  * Inserts rows into several tables as one atomic unit. On PostgreSQL that is one statement (each
  * INSERT but the last in a data-modifying CTE): one round trip instead of BEGIN, an INSERT per table
@@ -237,16 +244,11 @@ export interface TableRows {
  * they join it. Table and column names come from code, never from input.
  */
 export async function insertAtOnce(sequelize: Sequelize, inserts: TableRows[], transaction?: Transaction): Promise<void> {
-  const quote = (name: string) => sequelize.getQueryInterface().quoteIdentifier(name);
   const statements = inserts
     .filter(({ rows }) => rows.length > 0)
     .map(({ table, rows }) => {
-      const columns = Object.keys(rows[0]);
-      const tuple = `(${columns.map(() => "?").join(", ")})`;
-      return {
-        sql: `INSERT INTO ${quote(table)} (${columns.map(quote).join(", ")}) VALUES ${rows.map(() => tuple).join(", ")}`,
-        values: rows.flatMap((row) => columns.map((column) => row[column])),
-      };
+      const { head, columns, marks } = insertInto(sequelize, table, rows[0]);
+      return { sql: `${head} VALUES ${rows.map(() => `(${marks})`).join(", ")}`, values: rows.flatMap((row) => columns.map((column) => row[column])) };
     });
   if (statements.length === 0) return;
   if (sequelize.getDialect() === "postgres") {

@@ -5,7 +5,7 @@
  */
 import { DataTypes, QueryTypes, UniqueConstraintError, type Sequelize, type Transaction } from "sequelize";
 import type Redis from "ioredis";
-import { changedRows, insertAtOnce, inTransaction, type Migration, type TableRows } from "../sql";
+import { changedRows, insertAtOnce, insertInto, inTransaction, type Migration, type TableRows } from "../sql";
 import type { Envelope } from "./envelope";
 import { topicOf } from "./envelope";
 
@@ -157,19 +157,14 @@ export async function insertOnce(
   table: string,
   columns: Record<string, unknown>,
 ): Promise<"applied" | "duplicate"> {
-  const quote = (name: string) => sequelize.getQueryInterface().quoteIdentifier(name);
-  const names = Object.keys(columns).map(quote).join(", ");
-  const values = Object.values(columns);
-  const marks = values.map(() => "?").join(", ");
   if (sequelize.getDialect() !== "postgres") {
-    return processOnce(sequelize, consumer, eventId, async (transaction) => {
-      await sequelize.query(`INSERT INTO ${quote(table)} (${names}) VALUES (${marks})`, { replacements: values, transaction });
-    });
+    return processOnce(sequelize, consumer, eventId, (transaction) => insertAtOnce(sequelize, [{ table, rows: [columns] }], transaction));
   }
+  const { head, marks } = insertInto(sequelize, table, columns);
   const inserted = await sequelize.query(
     `WITH claimed AS (INSERT INTO processed_events (consumer, event_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1)
-     INSERT INTO ${quote(table)} (${names}) SELECT ${marks} FROM claimed RETURNING 1 AS applied`,
-    { replacements: [consumer, eventId, new Date(), ...values], type: QueryTypes.SELECT },
+     ${head} SELECT ${marks} FROM claimed RETURNING 1 AS applied`,
+    { replacements: [consumer, eventId, new Date(), ...Object.values(columns)], type: QueryTypes.SELECT },
   );
   return inserted.length ? "applied" : "duplicate";
 }
