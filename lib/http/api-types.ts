@@ -1296,9 +1296,9 @@ export interface components {
                 at: string;
                 cause: string;
                 /** @enum {unknown} */
-                from: "pending_payment" | "paid" | "fulfilled" | "cancelled" | "expired" | "payment_failed" | "partially_refunded" | "refunded" | null;
+                from: "pending_payment" | "paid" | "fulfilled" | "cancelled" | "expired" | "payment_failed" | "refunded" | "partially_refunded" | null;
                 /** @enum {unknown} */
-                to: "pending_payment" | "paid" | "fulfilled" | "cancelled" | "expired" | "payment_failed" | "partially_refunded" | "refunded";
+                to: "pending_payment" | "paid" | "fulfilled" | "cancelled" | "expired" | "payment_failed" | "refunded" | "partially_refunded";
             }[];
             /** Format: uuid */
             id: string;
@@ -1317,7 +1317,7 @@ export interface components {
             /** @description Integer minor units of the currency */
             refundedAmount: number;
             /** @enum {unknown} */
-            status: "pending_payment" | "paid" | "fulfilled" | "cancelled" | "expired" | "payment_failed" | "partially_refunded" | "refunded";
+            status: "pending_payment" | "paid" | "fulfilled" | "cancelled" | "expired" | "payment_failed" | "refunded" | "partially_refunded";
             /** @description Integer minor units of the currency */
             total: number;
             /** Format: date-time */
@@ -1337,7 +1337,7 @@ export interface components {
             /** @description Integer minor units of the currency */
             refundedAmount: number;
             /** @enum {unknown} */
-            status: "pending_payment" | "paid" | "fulfilled" | "cancelled" | "expired" | "payment_failed" | "partially_refunded" | "refunded";
+            status: "pending_payment" | "paid" | "fulfilled" | "cancelled" | "expired" | "payment_failed" | "refunded" | "partially_refunded";
             /** @description Integer minor units of the currency */
             total: number;
             /** Format: date-time */

@@ -203,7 +203,7 @@ function successResponses(route: RouteEntry): Record<string, unknown> {
   const declared = route.responses;
   if (!declared) return { "200": { description: "Undeclared answer", content: json({}) } };
   const out: Record<string, unknown> = {};
-  const links = declared.links && Object.fromEntries(Object.entries(declared.links).map(([name, link]) => [name, link]));
+  const links = declared.links;
   if (declared[201]) {
     out["201"] = {
       description: "Created",

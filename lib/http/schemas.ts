@@ -5,6 +5,9 @@
  * closed (`additionalProperties: false`): a field the server sends but the document does not name
  * fails the tests that validate responses against it.
  */
+import { ORDER_STATUSES } from "../../services/orders/order-state";
+import { PAYMENT_STATUSES } from "../../services/payments/payment-state";
+
 export type JsonSchema = Record<string, unknown>;
 
 export const ref = (name: SchemaName): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
@@ -26,8 +29,9 @@ const dateTime: JsonSchema = { type: "string", format: "date-time" };
 const uuid: JsonSchema = { type: "string", format: "uuid" };
 const currency: JsonSchema = { type: "string", pattern: "^[A-Z]{3}$", description: "ISO 4217" };
 
-export const ORDER_STATUS_VALUES = ["pending_payment", "paid", "fulfilled", "cancelled", "expired", "payment_failed", "partially_refunded", "refunded"];
-export const PAYMENT_STATUS_VALUES = ["pending", "processing", "completed", "failed", "cancelled", "partially_refunded", "refunded"];
+// The statuses are the state machines' own (pure domain modules): the document cannot name one they lack.
+const ORDER_STATUS_VALUES: readonly string[] = ORDER_STATUSES;
+const PAYMENT_STATUS_VALUES: readonly string[] = PAYMENT_STATUSES;
 
 const productProperties: Record<string, JsonSchema> = {
   id: integer,
