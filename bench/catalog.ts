@@ -14,7 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import autocannon from "autocannon";
-import { ROOT, startScript, stopAll, waitFor } from "./support/processes";
+import { embeddedShopEnv, ROOT, startScript, stopAll, waitFor } from "./support/processes";
 import { medianBy } from "./support/stats";
 import { atLeast, atMost, fmt, Table, verdict } from "./support/report";
 
@@ -94,15 +94,10 @@ function printComparison(c: Comparison, figures: { reference: Figures; subject: 
   return ratio;
 }
 
-/** Embedded: whatever the calling shell points at, this shop uses no external server. */
-const NO_SERVERS = Object.fromEntries(
-  ["TRANSPORTER", "SERVICES", "REDIS_URL", "KAFKA_BROKERS", "USERS_DB_URL", "PRODUCTS_DB_URL", "ORDERS_DB_URL", "PAYMENTS_DB_URL", "NOTIFICATIONS_DB_URL"].map((name) => [name, undefined]),
-);
-
 /** Seeds a catalog into a fresh data directory and returns the shop's environment for it. */
 export function seededShopEnv(dataDir: string): NodeJS.ProcessEnv {
   fs.mkdirSync(dataDir, { recursive: true });
-  const env = { ...process.env, ...NO_SERVERS, DATA_DIR: dataDir, LOG_LEVEL: "warn", API_RATE_LIMIT: "0", AUTH_RATE_LIMIT: "0" };
+  const env = embeddedShopEnv(dataDir);
   console.log(`Seeding ${PRODUCTS} products…`);
   execFileSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts/seed.ts"), "--count", String(PRODUCTS)], { cwd: ROOT, env, stdio: ["ignore", "ignore", "inherit"] });
   return env;

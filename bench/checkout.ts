@@ -13,11 +13,11 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { freshDatabase, type TestDatabase } from "../test/support/databases";
+import { freshServiceDatabases, type ServiceDatabases } from "../test/support/databases";
 import { byPid, CLK_TCK, STACK_SERVERS, startCpuWindow, type CpuUsage } from "./support/cpu";
 import { consumerLags, type ServiceDatabase } from "./support/event-lag";
 import { removeRun, waitForConsumers, watchBasketClears } from "./support/kafka";
-import { ROOT, sleep, startScript, stopAll, waitFor } from "./support/processes";
+import { embeddedShopEnv, ROOT, sleep, startScript, stopAll, waitFor } from "./support/processes";
 import { PG_STATS_SETTLE_MS, startSqlCounter, waitForNoBackends, type SqlWork } from "./support/sql-counters";
 import { spread } from "./support/stats";
 import { shopClient, type Schemas, type ShopClient } from "../lib/http/client";
@@ -167,13 +167,17 @@ export function loadStackEnv(): void {
   }
 }
 
-/** A fresh database per service, as in docker-compose: payments on MariaDB, the others on PostgreSQL. */
-export async function createDatabases(): Promise<{ dbs: ServiceDatabase[]; drop(): Promise<void> }> {
-  const services = [["users", "postgres"], ["products", "postgres"], ["orders", "postgres"], ["payments", "mariadb"], ["notifications", "postgres"]] as const;
-  const created: TestDatabase[] = await Promise.all(services.map(([, kind]) => freshDatabase(kind)));
+/**
+ * What every shop node of a real-stack run is given: the stack's servers, the run's own databases,
+ * data directory, namespace, Kafka topic prefix and JWT secret, and no rate limits.
+ */
+export function realStackEnv(tag: string, dataDir: string, databases: ServiceDatabases): NodeJS.ProcessEnv {
   return {
-    dbs: services.map(([service, kind], i) => ({ service, kind, url: created[i].url })),
-    drop: async () => void (await Promise.all(created.map((d) => d.drop()))),
+    ...process.env,
+    DATA_DIR: dataDir, NAMESPACE: tag, API_RATE_LIMIT: "0", AUTH_RATE_LIMIT: "0",
+    JWT_SECRET: `${tag}-jwt-secret`.padEnd(40, "x"),
+    KAFKA_BROKERS: process.env.TEST_KAFKA_BROKERS, KAFKA_TOPIC_PREFIX: `${tag}.`, REDIS_URL: process.env.TEST_REDIS_URL,
+    ...databases.env,
   };
 }
 
@@ -183,17 +187,13 @@ const databaseName = (url: string) => new URL(url).pathname.slice(1);
  * Starts the shop's nodes one after the other: the first migrates the databases and creates the
  * admin, the next ones find both done.
  */
-async function startShop(layout: Layout, dbs: ServiceDatabase[], tag: string, dataDir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<ShopNode[]> {
-  const url = (service: string) => dbs.find((d) => d.service === service)!.url;
+async function startShop(layout: Layout, databases: ServiceDatabases, tag: string, dataDir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<ShopNode[]> {
   const common: NodeJS.ProcessEnv = {
-    ...process.env,
-    DATA_DIR: dataDir, LOG_LEVEL: "warn", NAMESPACE: tag, SERVICES: undefined, API_RATE_LIMIT: "0", AUTH_RATE_LIMIT: "0",
+    ...realStackEnv(tag, dataDir, databases),
+    LOG_LEVEL: "warn", SERVICES: undefined,
     TRANSPORTER: layout.transporter ? process.env.TEST_NATS_URL : undefined,
-    JWT_SECRET: `${tag}-jwt-secret`.padEnd(40, "x"),
     // Every node runs every service: calls stay in process (preferLocal) rather than cross NATS.
     LOAD_BALANCER: "RoundRobin",
-    KAFKA_BROKERS: process.env.TEST_KAFKA_BROKERS, KAFKA_TOPIC_PREFIX: `${tag}.`, REDIS_URL: process.env.TEST_REDIS_URL,
-    USERS_DB_URL: url("users"), PRODUCTS_DB_URL: url("products"), ORDERS_DB_URL: url("orders"), PAYMENTS_DB_URL: url("payments"), NOTIFICATIONS_DB_URL: url("notifications"),
     ...extraEnv,
   };
   const nodes: ShopNode[] = [];
@@ -342,7 +342,8 @@ async function reportConsumerLag(dbs: ServiceDatabase[], since: number, table: G
 /** `extraEnv` goes to every shop node (the tracing scenario turns tracing on with it). */
 export async function checkoutScenario(tables: Table[], layout: Layout = layoutFromEnv(), extraEnv: NodeJS.ProcessEnv = {}, label = ""): Promise<CheckoutResult> {
   loadStackEnv();
-  const { dbs, drop } = await createDatabases();
+  const databases = await freshServiceDatabases();
+  const { dbs } = databases;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "shop-bench-checkout-"));
   const tag = `bench${Date.now().toString(36)}`;
   const kafkaBrokers = process.env.TEST_KAFKA_BROKERS!.split(",");
@@ -350,7 +351,7 @@ export async function checkoutScenario(tables: Table[], layout: Layout = layoutF
   const table = new GoalTable(`Checkout, real stack, ${layout.nodes} node${layout.nodes > 1 ? "s" : ""}${layout.transporter ? " over NATS" : ""}, ${CLIENTS} clients × ${ROUNDS} checkouts${label}`);
   tables.push(table);
   try {
-    const nodes = await startShop(layout, dbs, tag, dataDir, extraEnv);
+    const nodes = await startShop(layout, databases, tag, dataDir, extraEnv);
     const gateways = nodes.map((n) => n.gateway);
     const admin = await new Api(gateways[0]).signIn(ADMIN.email, ADMIN.password);
     const stock = total * QUANTITY + 100;
@@ -397,7 +398,7 @@ export async function checkoutScenario(tables: Table[], layout: Layout = layoutF
     return { checkoutsPerSecond: rate, flowP50Ms: p50 };
   } finally {
     await stopAll();
-    await drop();
+    await databases.drop();
     await removeRun(kafkaBrokers, `${tag}.`, `${tag}-`).catch((err) => console.error(`could not remove the run's Kafka topics: ${err}`));
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
@@ -427,10 +428,8 @@ export async function embeddedCheckoutScenario(tables: Table[]): Promise<Checkou
   const table = new GoalTable(`Checkout, embedded default (SQLite, in-process bus), ${CLIENTS} clients × ${ROUNDS} checkouts`);
   tables.push(table);
   try {
-    const servers = ["TRANSPORTER", "SERVICES", "REDIS_URL", "KAFKA_BROKERS", "USERS_DB_URL", "PRODUCTS_DB_URL", "ORDERS_DB_URL", "PAYMENTS_DB_URL", "NOTIFICATIONS_DB_URL"];
     const env: NodeJS.ProcessEnv = {
-      ...process.env, ...Object.fromEntries(servers.map((name) => [name, undefined])),
-      DATA_DIR: dataDir, LOG_LEVEL: "warn", API_RATE_LIMIT: "0", AUTH_RATE_LIMIT: "0", PORT: String(FIRST_PORT),
+      ...embeddedShopEnv(dataDir), PORT: String(FIRST_PORT),
       JWT_SECRET: "bench-embedded-jwt-secret".padEnd(40, "x"), ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password,
     };
     const started = startScript("shop.ts", env);

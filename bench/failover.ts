@@ -12,7 +12,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createDatabases, loadStackEnv } from "./checkout";
+import { loadStackEnv, realStackEnv } from "./checkout";
+import { freshServiceDatabases } from "../test/support/databases";
 import { removeRun } from "./support/kafka";
 import { sleep, startScript, stopAll, waitFor, type Started } from "./support/processes";
 import { atMost, figureLine, fmt, GoalTable, type Table } from "./support/report";
@@ -32,17 +33,10 @@ interface Read {
 
 export async function failoverScenario(tables: Table[]): Promise<void> {
   loadStackEnv();
-  const { dbs, drop } = await createDatabases();
+  const databases = await freshServiceDatabases();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "shop-bench-failover-"));
   const tag = `failover${Date.now().toString(36)}`;
-  const url = (service: string) => dbs.find((d) => d.service === service)!.url;
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    DATA_DIR: dataDir, LOG_LEVEL: "error", NAMESPACE: tag, API_RATE_LIMIT: "0", AUTH_RATE_LIMIT: "0",
-    TRANSPORTER: process.env.TEST_NATS_URL, JWT_SECRET: `${tag}-jwt-secret`.padEnd(40, "x"),
-    KAFKA_BROKERS: process.env.TEST_KAFKA_BROKERS, KAFKA_TOPIC_PREFIX: `${tag}.`, REDIS_URL: process.env.TEST_REDIS_URL,
-    USERS_DB_URL: url("users"), PRODUCTS_DB_URL: url("products"), ORDERS_DB_URL: url("orders"), PAYMENTS_DB_URL: url("payments"), NOTIFICATIONS_DB_URL: url("notifications"),
-  };
+  const env: NodeJS.ProcessEnv = { ...realStackEnv(tag, dataDir, databases), LOG_LEVEL: "error", TRANSPORTER: process.env.TEST_NATS_URL };
   const balancing = `LOAD_BALANCER=${process.env.LOAD_BALANCER ?? "transporter"}, READ_TIMEOUT_MS=${process.env.READ_TIMEOUT_MS ?? "2000"}, RETRIES=${process.env.RETRIES ?? "3"}`;
   const table = new GoalTable(`Failover, real stack: gateway, core node, two products nodes over NATS; ${READERS} readers; one products node SIGKILLed (${balancing})`);
   tables.push(table);
@@ -105,7 +99,7 @@ export async function failoverScenario(tables: Table[]): Promise<void> {
     if (failed > 0) process.exitCode = 1;
   } finally {
     await stopAll();
-    await drop();
+    await databases.drop();
     await removeRun(process.env.TEST_KAFKA_BROKERS!.split(","), `${tag}.`, `${tag}-`).catch(() => undefined);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }

@@ -6,12 +6,9 @@
  */
 import { Client } from "pg";
 import mariadb from "mariadb";
+import type { ServiceDatabase } from "../../test/support/databases";
 
-export interface ServiceDatabase {
-  service: string;
-  kind: "postgres" | "mariadb";
-  url: string;
-}
+export type { ServiceDatabase };
 
 interface EventTimes {
   /** event id → when it was written to an outbox (epoch ms). */

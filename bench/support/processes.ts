@@ -11,6 +11,12 @@ export interface Started {
   stop(): Promise<void>;
 }
 
+/** Whatever the calling shell points at, a shop started with this uses no external server: the embedded default. */
+export function embeddedShopEnv(dataDir: string): NodeJS.ProcessEnv {
+  const servers = ["TRANSPORTER", "SERVICES", "REDIS_URL", "KAFKA_BROKERS", "USERS_DB_URL", "PRODUCTS_DB_URL", "ORDERS_DB_URL", "PAYMENTS_DB_URL", "NOTIFICATIONS_DB_URL"];
+  return { ...process.env, ...Object.fromEntries(servers.map((name) => [name, undefined])), DATA_DIR: dataDir, LOG_LEVEL: "warn", API_RATE_LIMIT: "0", AUTH_RATE_LIMIT: "0" };
+}
+
 const running = new Set<ChildProcess>();
 const STDERR_KEPT = 64 * 1024;
 

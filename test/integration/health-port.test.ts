@@ -4,21 +4,10 @@
  * embedded (SQLite in a temporary directory), so it needs no server.
  */
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { startTs, waitFor, type Child } from "../support/processes";
+import { freePort, startTs, waitFor, type Child } from "../support/processes";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe("health probes on METRICS_PORT (node without a gateway)", () => {
   let node: Child;

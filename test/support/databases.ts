@@ -56,18 +56,28 @@ export async function freshDatabase(kind: SqlKind): Promise<TestDatabase> {
   };
 }
 
+/** One service's database: which service, on which server, where. */
+export interface ServiceDatabase {
+  service: string;
+  kind: "postgres" | "mariadb";
+  url: string;
+}
+
 /** A fresh database for each service that owns one, as in docker-compose (payments on MariaDB, the others on PostgreSQL). */
 export interface ServiceDatabases {
+  dbs: ServiceDatabase[];
   /** USERS_DB_URL … NOTIFICATIONS_DB_URL, for a node's environment. */
   env: Record<string, string>;
   drop(): Promise<void>;
 }
 
 export async function freshServiceDatabases(): Promise<ServiceDatabases> {
-  const services = [["USERS", "postgres"], ["PRODUCTS", "postgres"], ["ORDERS", "postgres"], ["PAYMENTS", "mariadb"], ["NOTIFICATIONS", "postgres"]] as const;
-  const dbs = await Promise.all(services.map(([, kind]) => freshDatabase(kind)));
+  const services = [["users", "postgres"], ["products", "postgres"], ["orders", "postgres"], ["payments", "mariadb"], ["notifications", "postgres"]] as const;
+  const created = await Promise.all(services.map(([, kind]) => freshDatabase(kind)));
+  const dbs = services.map(([service, kind], i) => ({ service, kind, url: created[i].url }));
   return {
-    env: Object.fromEntries(services.map(([name], i) => [`${name}_DB_URL`, dbs[i].url])),
-    drop: async () => void (await Promise.all(dbs.map((d) => d.drop()))),
+    dbs,
+    env: Object.fromEntries(dbs.map((d) => [`${d.service.toUpperCase()}_DB_URL`, d.url])),
+    drop: async () => void (await Promise.all(created.map((d) => d.drop()))),
   };
 }
