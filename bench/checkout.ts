@@ -16,7 +16,8 @@ import path from "node:path";
 import { freshServiceDatabases, type ServiceDatabases } from "../test/support/databases";
 import { byPid, CLK_TCK, STACK_SERVERS, startCpuWindow, type CpuUsage } from "./support/cpu";
 import { consumerLags, type ServiceDatabase } from "./support/event-lag";
-import { removeRun, waitForConsumers, watchBasketClears } from "./support/kafka";
+import { removeKafkaRun } from "../test/support/kafka";
+import { waitForConsumers, watchBasketClears } from "./support/kafka";
 import { embeddedShopEnv, ROOT, sleep, startScript, stopAll, waitFor } from "./support/processes";
 import { PG_STATS_SETTLE_MS, startSqlCounter, waitForNoBackends, type SqlWork } from "./support/sql-counters";
 import { spread } from "./support/stats";
@@ -285,6 +286,9 @@ function reportCpu(cpu: CpuShares, total: number, seconds: number, table: GoalTa
   console.log(figureLine("total", ms([...cpu.shop, ...cpu.servers]), { goal: GOALS.cpuTotal, value: all }));
   console.log(figureLine("shop (all nodes)", ms(cpu.shop), { goal: GOALS.cpuShop, value: shop }));
   console.log(figureLine("load generator (this process; not in the total)", ms([cpu.client])));
+  const calls = (field: "reads" | "writes") => fmt(cpu.shop.reduce((sum, u) => sum + u[field], 0) / total, 1);
+  console.log(figureLine("shop system calls: reads / writes (/proc/<pid>/io)", `${calls("reads")} / ${calls("writes")}`));
+  table.figure("system calls per checkout, shop: reads / writes", `${calls("reads")} / ${calls("writes")}`);
 
   table.figure("CPU per checkout, total (shop + servers)", ms([...cpu.shop, ...cpu.servers]), GOALS.cpuTotal, all);
   table.figure("CPU per checkout, shop", ms(cpu.shop), GOALS.cpuShop, shop);
@@ -399,7 +403,7 @@ export async function checkoutScenario(tables: Table[], layout: Layout = layoutF
   } finally {
     await stopAll();
     await databases.drop();
-    await removeRun(kafkaBrokers, `${tag}.`, `${tag}-`).catch((err) => console.error(`could not remove the run's Kafka topics: ${err}`));
+    await removeKafkaRun(kafkaBrokers, { topicPrefix: `${tag}.`, groupPrefix: `${tag}-` }).catch((err) => console.error(`could not remove the run's Kafka topics: ${err}`));
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }

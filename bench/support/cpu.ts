@@ -13,6 +13,9 @@ interface ProcessInfo {
   /** The kernel's name for it (at most 15 characters), e.g. "postgres" for every backend. */
   comm: string;
   ticks: number;
+  /** read and write system calls so far (/proc/<pid>/io syscr, syscw): each socket round trip costs some. */
+  reads: number;
+  writes: number;
 }
 
 /** A set of processes measured together, e.g. every postgres process. */
@@ -25,6 +28,9 @@ export interface CpuUsage {
   name: string;
   ms: number;
   processes: number;
+  /** read and write system calls over the window. */
+  reads: number;
+  writes: number;
 }
 
 function readProcess(pid: number): ProcessInfo | undefined {
@@ -35,9 +41,19 @@ function readProcess(pid: number): ProcessInfo | undefined {
     const fields = stat.slice(close + 2).split(" ");
     // fields[0] is field 3 (state) of proc(5): utime, stime, cutime, cstime are fields 14 to 17.
     const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
-    return { pid, comm: stat.slice(stat.indexOf("(") + 1, close), ticks };
+    return { pid, comm: stat.slice(stat.indexOf("(") + 1, close), ticks, ...systemCalls(pid) };
   } catch {
     return undefined; // gone between listing and reading
+  }
+}
+
+function systemCalls(pid: number): { reads: number; writes: number } {
+  try {
+    const io = fs.readFileSync(`/proc/${pid}/io`, "utf8");
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, "m").exec(io)?.[1] ?? 0);
+    return { reads: field("syscr"), writes: field("syscw") };
+  } catch {
+    return { reads: 0, writes: 0 }; // gone, or not ours to read
   }
 }
 
@@ -72,15 +88,16 @@ export const STACK_SERVERS: CpuGroup[] = [
 
 /** Starts counting now; `stop()` returns each group's CPU time since then. */
 export function startCpuWindow(groups: CpuGroup[]): { stop(): CpuUsage[] } {
-  const before = new Map(allProcesses().map((p) => [p.pid, p.ticks]));
+  const before = new Map(allProcesses().map((p) => [p.pid, p]));
   return {
     stop() {
       const after = allProcesses();
       return groups.map((group) => {
         const members = after.filter((p) => group.matches(p));
         // A process that appeared during the window counts from 0.
-        const ticks = members.reduce((sum, p) => sum + p.ticks - (before.get(p.pid) ?? 0), 0);
-        return { name: group.name, ms: (ticks * 1000) / CLK_TCK, processes: members.length };
+        const since = (p: ProcessInfo, field: "ticks" | "reads" | "writes") => p[field] - (before.get(p.pid)?.[field] ?? 0);
+        const sum = (field: "ticks" | "reads" | "writes") => members.reduce((total, p) => total + since(p, field), 0);
+        return { name: group.name, ms: (sum("ticks") * 1000) / CLK_TCK, processes: members.length, reads: sum("reads"), writes: sum("writes") };
       });
     },
   };

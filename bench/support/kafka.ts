@@ -5,6 +5,7 @@
  * offsets reach the end of its topics is done.
  */
 import { Kafka, logLevel, type Admin } from "kafkajs";
+import { connectKafkaAdmin } from "../../test/support/kafka";
 import { sleep } from "./processes";
 
 /** Messages not yet applied by the consumer groups whose id starts with `groupPrefix`. */
@@ -30,7 +31,7 @@ async function pendingMessages(admin: Admin, groupPrefix: string): Promise<numbe
  * outbox to Kafka is not in the count yet). Returns what is still pending at the timeout.
  */
 export async function waitForConsumers(brokers: string[], groupPrefix: string, timeoutMs: number): Promise<number> {
-  const admin = await connectAdmin(brokers);
+  const admin = await connectKafkaAdmin(brokers, "bench");
   try {
     const deadline = Date.now() + timeoutMs;
     let quietChecks = 0;
@@ -43,26 +44,6 @@ export async function waitForConsumers(brokers: string[], groupPrefix: string, t
   } finally {
     await admin.disconnect();
   }
-}
-
-/** Removes a run's topics and consumer groups: the Kafka is shared, and every run makes its own. */
-export async function removeRun(brokers: string[], topicPrefix: string, groupPrefix: string): Promise<void> {
-  const admin = await connectAdmin(brokers);
-  try {
-    const { groups } = await admin.listGroups();
-    const groupIds = groups.map((g) => g.groupId).filter((id) => id.startsWith(groupPrefix));
-    if (groupIds.length) await admin.deleteGroups(groupIds);
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(topicPrefix));
-    if (topics.length) await admin.deleteTopics({ topics });
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-async function connectAdmin(brokers: string[]): Promise<Admin> {
-  const admin = new Kafka({ clientId: "bench", brokers, logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  return admin;
 }
 
 export interface BasketClears {

@@ -10,12 +10,14 @@ import path from "node:path";
 import { Kafka, logLevel } from "kafkajs";
 import { Client } from "pg";
 import { freshDatabase, type TestDatabase } from "../support/databases";
+import { removeKafkaRun } from "../support/kafka";
 import { stack, uniqueName } from "../support/stack";
 import { isRunning, startTs, waitFor, type Child } from "../support/processes";
 import { envelope } from "../../lib/events/envelope";
 
 const EVENTS = 300;
-const prefix = `${uniqueName("crash")}.`;
+const namespace = uniqueName("crash");
+const prefix = `${namespace}.`;
 let db: TestDatabase;
 let node: Child | undefined;
 let dataDir: string;
@@ -23,7 +25,7 @@ let dataDir: string;
 const startConsumer = () =>
   startTs("shop.ts", {
     SERVICES: "notifications",
-    NAMESPACE: "crash-test",
+    NAMESPACE: namespace,
     KAFKA_BROKERS: stack.kafkaBrokers().join(","),
     KAFKA_TOPIC_PREFIX: prefix,
     NOTIFICATIONS_DB_URL: db.url,
@@ -50,7 +52,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await node?.stop("SIGKILL");
-  await db.drop();
+  await Promise.all([db.drop(), removeKafkaRun(stack.kafkaBrokers(), { topicPrefix: prefix, groupPrefix: `${namespace}-` })]);
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 

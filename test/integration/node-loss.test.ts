@@ -15,6 +15,7 @@ import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { freshServiceDatabases, type ServiceDatabases } from "../support/databases";
 import { isRunning, startTs, waitFor, type Child } from "../support/processes";
+import { removeKafkaRun } from "../support/kafka";
 import { stack, uniqueName } from "../support/stack";
 
 const PORT = 4300 + (process.pid % 200);
@@ -59,6 +60,7 @@ const STOCK = 10_000;
 let databases: ServiceDatabases;
 let dataDir: string;
 let common: Record<string, string>;
+let namespace: string | undefined;
 let nodes: Child[] = [];
 
 interface Answer {
@@ -135,7 +137,7 @@ describe.each(LAYOUTS)("$name", (layout) => {
     nodes = [];
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "shop-node-loss-"));
     databases = await freshServiceDatabases();
-    const namespace = uniqueName("nodeloss");
+    namespace = uniqueName("nodeloss");
     common = {
       TRANSPORTER: stack.natsUrl(),
       NAMESPACE: namespace,
@@ -161,7 +163,7 @@ describe.each(LAYOUTS)("$name", (layout) => {
 
   afterAll(async () => {
     await Promise.all(nodes.map((n) => n.stop("SIGKILL")));
-    await databases?.drop();
+    await Promise.all([databases?.drop(), namespace && removeKafkaRun(stack.kafkaBrokers(), { topicPrefix: `${namespace}.`, groupPrefix: `${namespace}-` })]);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
 

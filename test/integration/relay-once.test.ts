@@ -10,6 +10,7 @@ import { Kafka, logLevel } from "kafkajs";
 import type { Sequelize } from "sequelize";
 import { freshDatabase, type TestDatabase } from "../support/databases";
 import { startShopOnRealStack, http, signedIn } from "../support/shop";
+import { removeKafkaRun } from "../support/kafka";
 import { stack, uniqueName } from "../support/stack";
 import { waitFor } from "../support/processes";
 import { createSequelize, inTransaction, migrate } from "../../lib/sql";
@@ -61,7 +62,8 @@ describe.each(["postgres", "mariadb"] as const)("racing relays on %s", (kind) =>
 describe("after a burst of checkouts on the real stack", () => {
   const prefix = `${uniqueName("ro")}.`;
   const kafka = new Kafka({ clientId: "relay-once-test", brokers: stack.kafkaBrokers(), logLevel: logLevel.NOTHING });
-  const consumer = kafka.consumer({ groupId: uniqueName("relay-once-count") });
+  const countingGroup = uniqueName("relay-once-count");
+  const consumer = kafka.consumer({ groupId: countingGroup });
   const seen = new Map<string, number>();
   let shop: Awaited<ReturnType<typeof startShopOnRealStack>>;
 
@@ -85,7 +87,7 @@ describe("after a burst of checkouts on the real stack", () => {
   afterAll(async () => {
     await consumer.disconnect();
     await shop?.stop();
-    await shop?.drop();
+    await Promise.all([shop?.drop(), removeKafkaRun(stack.kafkaBrokers(), { groupPrefix: countingGroup })]);
   });
 
   it("publishes each event once, and idles with one relay loop per service", async () => {

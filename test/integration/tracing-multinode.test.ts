@@ -13,6 +13,7 @@ import path from "node:path";
 import { freshServiceDatabases, type ServiceDatabases } from "../support/databases";
 import { http } from "../support/shop";
 import { freePort, startTs, waitFor, type Child } from "../support/processes";
+import { removeKafkaRun } from "../support/kafka";
 import { stack, uniqueName } from "../support/stack";
 import { isUnder, orphans, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "../support/otlp-receiver";
 
@@ -26,7 +27,8 @@ let nodeB: Child;
 let databases: ServiceDatabases;
 let dataDir: string;
 let base: string;
-const prefix = `${uniqueName("tr")}.`;
+const namespace = uniqueName("tracing");
+const prefix = `${namespace}.`;
 const api = (p: string) => `${base}/api/v1${p}`;
 
 beforeAll(async () => {
@@ -37,7 +39,7 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${port}`;
   const common = {
     TRANSPORTER: stack.natsUrl(),
-    NAMESPACE: uniqueName("tracing"),
+    NAMESPACE: namespace,
     KAFKA_BROKERS: stack.kafkaBrokers().join(","),
     KAFKA_TOPIC_PREFIX: prefix,
     REDIS_URL: stack.redisUrl(),
@@ -69,7 +71,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([nodeA?.stop(), nodeB?.stop()]);
   await receiver?.close();
-  await databases?.drop();
+  await Promise.all([databases?.drop(), removeKafkaRun(stack.kafkaBrokers(), { topicPrefix: prefix, groupPrefix: `${namespace}-` })]);
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });
 

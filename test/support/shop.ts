@@ -128,12 +128,20 @@ export async function signedIn(shop: RunningShop, email: string, role: "user" | 
 
 /**
  * The shop on the real stack: a fresh database per service (PostgreSQL; payments on MariaDB, as in
- * docker-compose), Redis, Kafka at `kafkaBrokers`, and its own namespace. `drop()` removes the databases.
+ * docker-compose), Redis, Kafka at `kafkaBrokers`, and its own namespace and topics (`${namespace}.`
+ * unless `env` names a KAFKA_TOPIC_PREFIX). `drop()` removes the databases, the topics and the
+ * consumer groups (from the stack's Kafka: `kafkaBrokers` may be a proxy a test has stopped).
  */
 export async function startShopOnRealStack(kafkaBrokers: string, env: Record<string, string> = {}): Promise<RunningShop & { drop(): Promise<void> }> {
   const { freshServiceDatabases } = await import("./databases");
+  const { removeKafkaRun } = await import("./kafka");
   const { stack, uniqueName } = await import("./stack");
   const databases = await freshServiceDatabases();
-  const shop = await startShop({ NAMESPACE: uniqueName("shop"), KAFKA_BROKERS: kafkaBrokers, REDIS_URL: stack.redisUrl(), ...databases.env, ...env });
-  return { ...shop, drop: databases.drop };
+  const namespace = env.NAMESPACE ?? uniqueName("shop");
+  const topicPrefix = env.KAFKA_TOPIC_PREFIX ?? `${namespace}.`;
+  const shop = await startShop({ NAMESPACE: namespace, KAFKA_BROKERS: kafkaBrokers, KAFKA_TOPIC_PREFIX: topicPrefix, REDIS_URL: stack.redisUrl(), ...databases.env, ...env });
+  const drop = async () => {
+    await Promise.all([databases.drop(), removeKafkaRun(stack.kafkaBrokers(), { topicPrefix, groupPrefix: `${namespace}-` })]);
+  };
+  return { ...shop, drop };
 }
