@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Op, QueryTypes, Sequelize, type QueryInterface, type Options, type Transaction, type WhereOperators, type ModelStatic, type Model, type WhereOptions } from "sequelize";
 import { Umzug, SequelizeStorage } from "umzug";
+import { runStatement } from "./sql-statements";
 
 export type Dialect = "postgres" | "mariadb" | "mysql" | "sqlite";
 
@@ -255,11 +256,11 @@ export async function insertAtOnce(sequelize: Sequelize, inserts: TableRows[], t
     const last = statements[statements.length - 1];
     const ctes = statements.slice(0, -1).map((s, i) => `i${i} AS (${s.sql})`);
     const sql = ctes.length ? `WITH ${ctes.join(", ")} ${last.sql}` : last.sql;
-    await sequelize.query(sql, { replacements: statements.flatMap((s) => s.values), transaction });
+    await runStatement(sequelize, sql, statements.flatMap((s) => s.values), transaction);
     return;
   }
   const insertAll = async (t: Transaction) => {
-    for (const { sql, values } of statements) await sequelize.query(sql, { replacements: values, transaction: t });
+    for (const { sql, values } of statements) await runStatement(sequelize, sql, values, t);
   };
   await (transaction ? insertAll(transaction) : inTransaction(sequelize, insertAll));
 }
@@ -268,9 +269,8 @@ export async function insertAtOnce(sequelize: Sequelize, inserts: TableRows[], t
  * Runs an UPDATE or DELETE written in SQL and returns how many rows it changed (the same on every
  * dialect). For the hot paths, where a model method's machinery costs more than the statement.
  */
-export async function changedRows(sequelize: Sequelize, sql: string, replacements: unknown[], transaction?: Transaction): Promise<number> {
-  const type = /^\s*delete/i.test(sql) ? QueryTypes.BULKDELETE : QueryTypes.BULKUPDATE;
-  return Number(await sequelize.query(sql, { replacements, transaction, type }));
+export async function changedRows(sequelize: Sequelize, sql: string, params: unknown[], transaction?: Transaction): Promise<number> {
+  return (await runStatement(sequelize, sql, params, transaction)).changed;
 }
 
 /** Thrown inside a transaction when a conditional update lost a race: the transaction is retried. */

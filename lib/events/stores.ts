@@ -6,6 +6,7 @@
 import { DataTypes, QueryTypes, UniqueConstraintError, type Sequelize, type Transaction } from "sequelize";
 import type Redis from "ioredis";
 import { changedRows, insertAtOnce, insertInto, inTransaction, type Migration, type TableRows } from "../sql";
+import { runStatement } from "../sql-statements";
 import type { Envelope } from "./envelope";
 import { topicOf } from "./envelope";
 
@@ -134,7 +135,7 @@ export async function processOnce(
 ): Promise<"applied" | "duplicate"> {
   try {
     return await inTransaction(sequelize, async (transaction) => {
-      await sequelize.query("INSERT INTO processed_events (consumer, event_id, processed_at) VALUES (?, ?, ?)", { replacements: [consumer, eventId, new Date()], transaction });
+      await runStatement(sequelize, "INSERT INTO processed_events (consumer, event_id, processed_at) VALUES (?, ?, ?)", [consumer, eventId, new Date()], transaction);
       await work(transaction);
       return "applied" as const;
     });
@@ -161,12 +162,13 @@ export async function insertOnce(
     return processOnce(sequelize, consumer, eventId, (transaction) => insertAtOnce(sequelize, [{ table, rows: [columns] }], transaction));
   }
   const { head, marks } = insertInto(sequelize, table, columns);
-  const inserted = await sequelize.query(
+  const { changed } = await runStatement(
+    sequelize,
     `WITH claimed AS (INSERT INTO processed_events (consumer, event_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1)
-     ${head} SELECT ${marks} FROM claimed RETURNING 1 AS applied`,
-    { replacements: [consumer, eventId, new Date(), ...Object.values(columns)], type: QueryTypes.SELECT },
+     ${head} SELECT ${marks} FROM claimed`,
+    [consumer, eventId, new Date(), ...Object.values(columns)],
   );
-  return inserted.length ? "applied" : "duplicate";
+  return changed ? "applied" : "duplicate";
 }
 
 export class SqlOutbox implements OutboxStore {
@@ -174,8 +176,8 @@ export class SqlOutbox implements OutboxStore {
 
   async relay(limit: number, publish: (messages: OutboxMessage[]) => Promise<void>): Promise<number> {
     // Most cycles find nothing: one indexed read, no transaction.
-    const [first] = await this.sequelize.query("SELECT seq FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT 1", { type: QueryTypes.SELECT });
-    if (!first) return 0;
+    const { rows } = await runStatement(this.sequelize, "SELECT seq FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT 1");
+    if (rows.length === 0) return 0;
     // SQLite: one process owns the file, so a flag is the relay's lock. The rows are read, published
     // and marked outside any transaction: the in-process bus waits for the consumers, whose own
     // transactions (in other services' files) must not queue behind one held here.
@@ -197,22 +199,21 @@ export class SqlOutbox implements OutboxStore {
   private relaying = false;
 
   private async relayRows(limit: number, publish: (messages: OutboxMessage[]) => Promise<void>, transaction?: Transaction): Promise<number> {
-    const rows = await this.sequelize.query<{ seq: number; topic: string; message_key: string; payload: string }>(
+    const { rows } = await runStatement<{ seq: number; topic: string; message_key: string; payload: string }>(
+      this.sequelize,
       `SELECT seq, topic, message_key, payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ${Math.trunc(limit)}`,
-      { type: QueryTypes.SELECT, transaction },
+      [],
+      transaction,
     );
     if (rows.length === 0) return 0;
     await publish(rows.map((r) => ({ ref: String(r.seq), topic: r.topic, key: r.message_key, value: r.payload })));
-    await this.sequelize.query(`UPDATE outbox SET sent_at = ? WHERE seq IN (${rows.map((r) => Math.trunc(Number(r.seq))).join(",")})`, {
-      replacements: [new Date()],
-      transaction,
-    });
+    await runStatement(this.sequelize, `UPDATE outbox SET sent_at = ? WHERE seq IN (${rows.map((r) => Math.trunc(Number(r.seq))).join(",")})`, [new Date()], transaction);
     return rows.length;
   }
 
   /** One relay per service at a time: the lock row, held until this transaction ends (after the rows are marked). */
   private async leadership(transaction: Transaction): Promise<boolean> {
-    const rows = await this.sequelize.query("SELECT name FROM outbox_relay WHERE name = 'relay' FOR UPDATE SKIP LOCKED", { type: QueryTypes.SELECT, transaction });
+    const { rows } = await runStatement(this.sequelize, "SELECT name FROM outbox_relay WHERE name = 'relay' FOR UPDATE SKIP LOCKED", [], transaction);
     return rows.length === 1;
   }
 

@@ -4,7 +4,8 @@
  * statement's text: Sequelize writes values into it (emails, hashes, amounts).
  *
  * Every query of a Sequelize instance goes through its `query` method (model methods, the query
- * interface, transactions' BEGIN and COMMIT): it is wrapped once, on the instance.
+ * interface, transactions' BEGIN and COMMIT): it is wrapped once, on the instance. Statements sent
+ * to the driver directly (lib/sql-statements.ts) take their span from `inSqlSpan`.
  */
 import type { Sequelize } from "sequelize";
 import { endSpan, startSpan } from "./tracing";
@@ -22,35 +23,54 @@ export function summarizeSql(sql: string): { operation: string; table?: string; 
   return { operation, table, summary: table ? `${operation} ${table}` : operation };
 }
 
+interface TracedDatabase {
+  service: string;
+  system: string;
+  database?: string;
+}
+
+/** The databases whose statements get spans (traceSequelize), with what the spans say of them. */
+const traced = new WeakMap<Sequelize, TracedDatabase>();
+
+/**
+ * Runs one statement, in a span of its own when the database is traced and the current request or
+ * message is sampled. For what goes to the driver directly too (lib/sql-statements.ts).
+ */
+export function inSqlSpan<T>(sequelize: Sequelize, sql: string, run: () => Promise<T>): Promise<T> {
+  const db = traced.get(sequelize);
+  if (!db) return run();
+  const { operation, table, summary } = summarizeSql(sql);
+  const span = startSpan(summary, {
+    kind: "client",
+    service: db.service,
+    attributes: {
+      "db.system.name": db.system,
+      "db.namespace": db.system === "sqlite" ? db.service : db.database,
+      "db.operation.name": operation,
+      "db.collection.name": table,
+      "db.query.summary": summary,
+    },
+  });
+  if (!span) return run();
+  return run().then(
+    (result) => {
+      endSpan(span);
+      return result;
+    },
+    (err) => {
+      endSpan(span, err);
+      throw err;
+    },
+  );
+}
+
 /** Wraps `sequelize.query` so that statements run inside a traced span get one of their own. */
 export function traceSequelize(sequelize: Sequelize, service: string): void {
   const system = SYSTEMS[sequelize.getDialect()] ?? sequelize.getDialect();
-  const database = sequelize.getDatabaseName?.() || undefined;
+  traced.set(sequelize, { service, system, database: sequelize.getDatabaseName?.() || undefined });
   const query = sequelize.query.bind(sequelize) as (...args: unknown[]) => Promise<unknown>;
   (sequelize as any).query = function tracedQuery(sql: unknown, options?: unknown) {
     const text = typeof sql === "string" ? sql : String((sql as { query?: unknown })?.query ?? "");
-    const { operation, table, summary } = summarizeSql(text);
-    const span = startSpan(summary, {
-      kind: "client",
-      service,
-      attributes: {
-        "db.system.name": system,
-        "db.namespace": system === "sqlite" ? service : database,
-        "db.operation.name": operation,
-        "db.collection.name": table,
-        "db.query.summary": summary,
-      },
-    });
-    if (!span) return query(sql, options);
-    return query(sql, options).then(
-      (result) => {
-        endSpan(span);
-        return result;
-      },
-      (err) => {
-        endSpan(span, err);
-        throw err;
-      },
-    );
+    return inSqlSpan(sequelize, text, () => query(sql, options));
   };
 }

@@ -8,6 +8,7 @@
  */
 import { Op, literal, UniqueConstraintError, type Sequelize, type Transaction } from "sequelize";
 import { changedRows, ConcurrentChangeError, inTransaction } from "../../lib/sql";
+import { runStatement } from "../../lib/sql-statements";
 import { DomainError, notFound } from "../../lib/errors";
 import { Product, StockReservation } from "./product.model";
 import { normalizeLines, toReservation, type Reservation, type Shortage, type StockLine } from "./stock";
@@ -57,9 +58,11 @@ export class Inventory {
           throw new DomainError(409, "INSUFFICIENT_STOCK", "Not enough stock for some lines", { shortages });
         }
         // One (order, product) row each, unique: a repeat of this order fails here, and reads the first.
-        await this.sequelize.query(
+        await runStatement(
+          this.sequelize,
           `INSERT INTO stock_reservations (order_id, product_id, quantity, status, expires_at, created_at, updated_at) VALUES ${wanted.map(() => "(?, ?, ?, 'active', ?, ?, ?)").join(", ")}`,
-          { replacements: wanted.flatMap((l) => [orderId, l.productId, units(l.quantity), expiresAt, now, now]), transaction },
+          wanted.flatMap((l) => [orderId, l.productId, units(l.quantity), expiresAt, now, now]),
+          transaction,
         );
         return { orderId, status: "active", expiresAt: expiresAt.toISOString(), lines: wanted };
       });

@@ -1,0 +1,81 @@
+/**
+ * runStatement sends hand-written statements to the driver directly (PostgreSQL, MariaDB) or through
+ * Sequelize (SQLite). The same statement must mean the same on every dialect: parameters in order,
+ * values read back as written (dates, booleans, text with quotes and question marks), rows changed
+ * counted alike, Sequelize's error classes for constraint violations, and a transaction's statements
+ * committed or rolled back with it.
+ */
+import { DataTypes, UniqueConstraintError, type Sequelize } from "sequelize";
+import { freshDatabase, type TestDatabase } from "../support/databases";
+import { createSequelize, inTransaction, migrate } from "../../lib/sql";
+import { numberedPlaceholders, runStatement } from "../../lib/sql-statements";
+
+describe("numberedPlaceholders", () => {
+  it("numbers the ? parameters in order and leaves quoted text alone", () => {
+    expect(numberedPlaceholders("UPDATE t SET a = ?, b = 'why?' WHERE \"c?\" = ? AND d = ?")).toBe("UPDATE t SET a = $1, b = 'why?' WHERE \"c?\" = $2 AND d = $3");
+    expect(numberedPlaceholders("SELECT 'it''s ?' AS x, ?")).toBe("SELECT 'it''s ?' AS x, $1");
+  });
+});
+
+describe.each(["postgres", "mariadb", "sqlite"] as const)("runStatement on %s", (kind) => {
+  let db: TestDatabase;
+  let sequelize: Sequelize;
+
+  beforeAll(async () => {
+    db = await freshDatabase(kind);
+    sequelize = createSequelize(db.url);
+    await migrate(sequelize, [
+      {
+        name: "s001-things",
+        up: (qi) =>
+          qi.createTable("things", {
+            id: { type: DataTypes.INTEGER, primaryKey: true },
+            name: { type: DataTypes.STRING(100), allowNull: false, unique: true },
+            active: { type: DataTypes.BOOLEAN, allowNull: false },
+            at: { type: DataTypes.DATE, allowNull: false },
+          }),
+        down: (qi) => qi.dropTable("things"),
+      },
+    ], "statements_migrations");
+  });
+
+  afterAll(async () => {
+    await sequelize.close();
+    await db.drop();
+  });
+
+  // Whole seconds: DataTypes.DATE is DATETIME on MariaDB, without fractions.
+  const at = new Date("2026-11-22T10:20:30Z");
+  const insert = (id: number, name: string, transaction?: Parameters<typeof runStatement>[3]) =>
+    runStatement(sequelize, "INSERT INTO things (id, name, active, at) VALUES (?, ?, ?, ?)", [id, name, true, at], transaction);
+
+  it("inserts, reads back what it wrote, and counts the rows it changed", async () => {
+    expect((await insert(1, "a 'quoted' name?")).changed).toBe(1);
+    expect((await insert(2, "second")).changed).toBe(1);
+    const { rows } = await runStatement<{ id: number; name: string; at: unknown }>(sequelize, "SELECT id, name, at FROM things WHERE id IN (?, ?) ORDER BY id", [1, 2]);
+    expect(rows.map((r) => [Number(r.id), r.name])).toEqual([[1, "a 'quoted' name?"], [2, "second"]]);
+    expect(new Date(rows[0].at as string).toISOString()).toBe(at.toISOString());
+    // A row that already has the value still counts as matched but not changed on MariaDB (foundRows off): set a new one.
+    expect((await runStatement(sequelize, "UPDATE things SET active = ? WHERE id >= ?", [false, 1])).changed).toBe(2);
+    expect((await runStatement(sequelize, "UPDATE things SET active = ? WHERE id = ?", [true, 99])).changed).toBe(0);
+    expect((await runStatement(sequelize, "DELETE FROM things WHERE id = ?", [2])).changed).toBe(1);
+  });
+
+  it("throws Sequelize's UniqueConstraintError for a duplicate, and the statement changes nothing", async () => {
+    await expect(insert(3, "a 'quoted' name?")).rejects.toBeInstanceOf(UniqueConstraintError);
+    expect((await runStatement(sequelize, "SELECT id FROM things WHERE id = ?", [3])).rows).toHaveLength(0);
+  });
+
+  it("runs inside a transaction: rolled back with it, committed with it", async () => {
+    await expect(
+      inTransaction(sequelize, async (t) => {
+        await insert(10, "ten", t);
+        expect((await runStatement(sequelize, "SELECT id FROM things WHERE id = ?", [10], t)).rows).toHaveLength(1);
+        throw new Error("changed my mind");
+      }),
+    ).rejects.toThrow("changed my mind");
+    expect((await runStatement(sequelize, "SELECT id FROM things WHERE id = ?", [10])).rows).toHaveLength(0);
+    await inTransaction(sequelize, (t) => insert(11, "eleven", t));
+    expect((await runStatement(sequelize, "SELECT name FROM things WHERE id = ?", [11])).rows).toEqual([{ name: "eleven" }]);
+  });
+});
