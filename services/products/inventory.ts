@@ -6,7 +6,7 @@
  * A reservation row moves active -> committed | released exactly once; every move is a
  * conditional update on the row's status, and the product counters move in the same transaction.
  */
-import { Op, literal, UniqueConstraintError, type Sequelize, type Transaction } from "sequelize";
+import { ForeignKeyConstraintError, Op, literal, UniqueConstraintError, type Sequelize, type Transaction } from "sequelize";
 import { changedRows, ConcurrentChangeError, inTransaction } from "../../lib/sql";
 import { runStatement } from "../../lib/sql-statements";
 import { DomainError, notFound } from "../../lib/errors";
@@ -32,9 +32,12 @@ export class Inventory {
 
   /**
    * Reserves every line or none. Idempotent per order: a repeat returns the first reservation.
-   * The stock event goes in first and the reservation rows last, so each (hot) product row is locked
-   * by its conditional update for two round trips before COMMIT. (The rows cannot go before it: on
-   * MariaDB their foreign-key check share-locks the product row, and two such checkouts deadlock.)
+   * The (hot) product rows are locked by their conditional updates as late as the database allows:
+   * - PostgreSQL: the stock event and the reservation rows go in first, then the updates, each row
+   *   held for one round trip before COMMIT. The rows' foreign-key check takes FOR KEY SHARE on the
+   *   product row, which an update of its counters (FOR NO KEY UPDATE) neither waits for nor blocks.
+   * - MariaDB and SQLite: the rows go last, each product row held for two round trips. (On MariaDB the
+   *   rows' foreign-key check share-locks the product row, and two checkouts that took it deadlock.)
    */
   async reserve(orderId: string, lines: StockLine[]): Promise<Reservation> {
     const wanted = normalizeLines(lines);
@@ -43,6 +46,16 @@ export class Inventory {
         const now = this.now();
         const expiresAt = new Date(now.getTime() + this.reservationTtlMs);
         await this.moved(transaction, "stock.reserved", orderId, wanted);
+        // One (order, product) row each, unique: a repeat of this order fails here, and reads the first.
+        const insertRows = () =>
+          runStatement(
+            this.sequelize,
+            `INSERT INTO stock_reservations (order_id, product_id, quantity, status, expires_at, created_at, updated_at) VALUES ${wanted.map(() => "(?, ?, ?, 'active', ?, ?, ?)").join(", ")}`,
+            wanted.flatMap((l) => [orderId, l.productId, units(l.quantity), expiresAt, now, now]),
+            transaction,
+          );
+        const rowsFirst = this.sequelize.getDialect() === "postgres";
+        if (rowsFirst) await insertRows();
         const shortages: Shortage[] = [];
         for (const line of wanted) {
           const q = units(line.quantity);
@@ -57,16 +70,12 @@ export class Inventory {
         if (shortages.length) {
           throw new DomainError(409, "INSUFFICIENT_STOCK", "Not enough stock for some lines", { shortages });
         }
-        // One (order, product) row each, unique: a repeat of this order fails here, and reads the first.
-        await runStatement(
-          this.sequelize,
-          `INSERT INTO stock_reservations (order_id, product_id, quantity, status, expires_at, created_at, updated_at) VALUES ${wanted.map(() => "(?, ?, ?, 'active', ?, ?, ?)").join(", ")}`,
-          wanted.flatMap((l) => [orderId, l.productId, units(l.quantity), expiresAt, now, now]),
-          transaction,
-        );
+        if (!rowsFirst) await insertRows();
         return { orderId, status: "active", expiresAt: expiresAt.toISOString(), lines: wanted };
       });
     } catch (err) {
+      // PostgreSQL inserts the rows first: a product that does not exist fails their foreign key.
+      if (err instanceof ForeignKeyConstraintError) throw await this.shortageError(wanted);
       // This order is reserved already (a repeat, or a concurrent call that inserted first): that reservation
       // stands. (A repeat finds the units taken by its first call, so it may also come here as a shortage.)
       const repeat = err instanceof UniqueConstraintError || (err instanceof DomainError && err.type === "INSUFFICIENT_STOCK");
@@ -192,7 +201,14 @@ export class Inventory {
     return StockReservation.findAll({ where: { orderId }, transaction, raw: true });
   }
 
-  private async shortageOf(line: StockLine, transaction: Transaction): Promise<Shortage> {
+  /** The lines that cannot be had, read outside the failed transaction. */
+  private async shortageError(lines: StockLine[]): Promise<DomainError> {
+    const all = await Promise.all(lines.map((line) => this.shortageOf(line)));
+    const shortages = all.filter((s) => s.reason !== "insufficient_stock" || s.available < s.requested);
+    return new DomainError(409, "INSUFFICIENT_STOCK", "Not enough stock for some lines", { shortages });
+  }
+
+  private async shortageOf(line: StockLine, transaction?: Transaction): Promise<Shortage> {
     const product = await Product.findByPk(line.productId, { attributes: ["stock", "reserved", "isActive"], transaction, raw: true });
     if (!product) return { productId: line.productId, requested: line.quantity, available: 0, reason: "not_found" };
     const available = Math.max(0, product.stock - product.reserved);
