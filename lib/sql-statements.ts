@@ -95,10 +95,13 @@ export function runStatement<R = Record<string, unknown>>(
   });
 }
 
-/** SQLite, by Sequelize (its writes queue for the one writer connection). */
+/**
+ * SQLite, by Sequelize. The query type matters there: a SELECT reads beside the writer, every other
+ * statement waits for the one writer connection (lib/sql.ts). Rows come back from SELECTs only.
+ */
 async function throughSequelize<R>(sequelize: Sequelize, sql: string, replacements: unknown[], transaction?: Transaction | null): Promise<StatementResult<R>> {
-  const verb = /^\s*\(?\s*(\w+)/.exec(sql)?.[1]?.toUpperCase();
-  if (verb === "SELECT" || verb === "WITH" || /\bRETURNING\b/i.test(sql)) {
+  const verb = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase();
+  if (verb === "SELECT") {
     const rows = (await sequelize.query(sql, { replacements, transaction, type: QueryTypes.SELECT })) as R[];
     return { rows, changed: rows.length };
   }
@@ -106,6 +109,9 @@ async function throughSequelize<R>(sequelize: Sequelize, sql: string, replacemen
     const [, changed] = (await sequelize.query(sql, { replacements, transaction, type: QueryTypes.INSERT })) as [unknown, number];
     return { rows: [], changed: Number(changed) };
   }
-  const type = verb === "DELETE" ? QueryTypes.BULKDELETE : QueryTypes.BULKUPDATE;
-  return { rows: [], changed: Number(await sequelize.query(sql, { replacements, transaction, type })) };
+  if (verb === "UPDATE" || verb === "DELETE") {
+    const type = verb === "DELETE" ? QueryTypes.BULKDELETE : QueryTypes.BULKUPDATE;
+    return { rows: [], changed: Number(await sequelize.query(sql, { replacements, transaction, type })) };
+  }
+  throw new Error(`runStatement on ${sequelize.getDialect()}: only SELECT, INSERT, UPDATE and DELETE (got ${verb})`);
 }

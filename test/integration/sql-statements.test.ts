@@ -66,6 +66,12 @@ describe.each(["postgres", "mariadb", "sqlite"] as const)("runStatement on %s", 
     expect((await runStatement(sequelize, "SELECT id FROM things WHERE id = ?", [3])).rows).toHaveLength(0);
   });
 
+  if (kind === "sqlite") {
+    it("refuses what it cannot queue for SQLite's writer by its first word (a data-modifying WITH)", async () => {
+      await expect(runStatement(sequelize, "WITH x AS (SELECT 1) DELETE FROM things WHERE id = ?", [1])).rejects.toThrow(/only SELECT, INSERT, UPDATE and DELETE/);
+    });
+  }
+
   it("runs inside a transaction: rolled back with it, committed with it", async () => {
     await expect(
       inTransaction(sequelize, async (t) => {
