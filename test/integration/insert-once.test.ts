@@ -5,20 +5,17 @@
  * the invariant: one row per distinct event id, and exactly one "applied" answer for each.
  */
 import { DataTypes, QueryTypes, type Sequelize } from "sequelize";
-import { freshDatabase, type TestDatabase } from "../support/databases";
+import { migratedDatabase } from "../support/databases";
 import { random as seeded } from "../support/shop-model";
-import { createSequelize, migrate } from "../../lib/sql";
 import { insertOnce, integrationEventMigrations } from "../../lib/events/stores";
 
 
 describe.each(["postgres", "mariadb", "sqlite"] as const)("insertOnce on %s", (kind) => {
-  let db: TestDatabase;
+  let db: Awaited<ReturnType<typeof migratedDatabase>>;
   let sequelize: Sequelize;
 
   beforeAll(async () => {
-    db = await freshDatabase(kind);
-    sequelize = createSequelize(db.url);
-    await migrate(sequelize, [
+    db = await migratedDatabase(kind, [
       ...integrationEventMigrations,
       {
         name: "t001-effects",
@@ -31,12 +28,10 @@ describe.each(["postgres", "mariadb", "sqlite"] as const)("insertOnce on %s", (k
         down: (qi) => qi.dropTable("effects"),
       },
     ], "events_migrations");
+    sequelize = db.sequelize;
   });
 
-  afterAll(async () => {
-    await sequelize.close();
-    await db.drop();
-  });
+  afterAll(() => db?.drop());
 
   it.each([1, 2, 3])("applies each of a random history of racing deliveries once (seed %i)", async (seed) => {
     const random = seeded(seed);

@@ -8,29 +8,25 @@
  */
 import { Kafka, logLevel } from "kafkajs";
 import type { Sequelize } from "sequelize";
-import { freshDatabase, type TestDatabase } from "../support/databases";
+import { migratedDatabase } from "../support/databases";
 import { startShopOnRealStack, http, signedIn } from "../support/shop";
 import { removeKafkaRun } from "../support/kafka";
 import { stack, uniqueName } from "../support/stack";
 import { waitFor } from "../support/processes";
-import { createSequelize, inTransaction, migrate } from "../../lib/sql";
+import { inTransaction } from "../../lib/sql";
 import { addToOutbox, integrationEventMigrations, SqlOutbox, type OutboxMessage } from "../../lib/events/stores";
 import { envelope, TOPICS } from "../../lib/events/envelope";
 
 describe.each(["postgres", "mariadb"] as const)("racing relays on %s", (kind) => {
-  let db: TestDatabase;
+  let db: Awaited<ReturnType<typeof migratedDatabase>>;
   let sequelize: Sequelize;
 
   beforeAll(async () => {
-    db = await freshDatabase(kind);
-    sequelize = createSequelize(db.url);
-    await migrate(sequelize, integrationEventMigrations, "events_migrations");
+    db = await migratedDatabase(kind, integrationEventMigrations, "events_migrations");
+    sequelize = db.sequelize;
   });
 
-  afterAll(async () => {
-    await sequelize.close();
-    await db.drop();
-  });
+  afterAll(() => db?.drop());
 
   it("hands every row to publish exactly once, in order, whatever the number of relays", async () => {
     const total = 300;

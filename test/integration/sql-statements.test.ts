@@ -6,8 +6,8 @@
  * committed or rolled back with it.
  */
 import { DataTypes, UniqueConstraintError, type Sequelize } from "sequelize";
-import { freshDatabase, type TestDatabase } from "../support/databases";
-import { createSequelize, inTransaction, migrate } from "../../lib/sql";
+import { migratedDatabase } from "../support/databases";
+import { inTransaction } from "../../lib/sql";
 import { numberedPlaceholders, runStatement } from "../../lib/sql-statements";
 
 describe("numberedPlaceholders", () => {
@@ -18,13 +18,11 @@ describe("numberedPlaceholders", () => {
 });
 
 describe.each(["postgres", "mariadb", "sqlite"] as const)("runStatement on %s", (kind) => {
-  let db: TestDatabase;
+  let db: Awaited<ReturnType<typeof migratedDatabase>>;
   let sequelize: Sequelize;
 
   beforeAll(async () => {
-    db = await freshDatabase(kind);
-    sequelize = createSequelize(db.url);
-    await migrate(sequelize, [
+    db = await migratedDatabase(kind, [
       {
         name: "s001-things",
         up: (qi) =>
@@ -37,12 +35,10 @@ describe.each(["postgres", "mariadb", "sqlite"] as const)("runStatement on %s", 
         down: (qi) => qi.dropTable("things"),
       },
     ], "statements_migrations");
+    sequelize = db.sequelize;
   });
 
-  afterAll(async () => {
-    await sequelize.close();
-    await db.drop();
-  });
+  afterAll(() => db?.drop());
 
   // Whole seconds: DataTypes.DATE is DATETIME on MariaDB, without fractions.
   const at = new Date("2026-11-22T10:20:30Z");

@@ -4,6 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { Client } from "pg";
 import mariadb from "mariadb";
+import type { Sequelize } from "sequelize";
+import { createSequelize, migrate, type Migration } from "../../lib/sql";
 import { stack, uniqueName } from "./stack";
 
 export type SqlKind = "postgres" | "mariadb" | "sqlite";
@@ -52,6 +54,20 @@ export async function freshDatabase(kind: SqlKind): Promise<TestDatabase> {
       const c = await connect();
       await c.query(`DROP DATABASE IF EXISTS ${name}`);
       await c.end();
+    },
+  };
+}
+
+/** A fresh database of `kind` with Sequelize on it and `migrations` applied; `drop()` closes it and drops the database. */
+export async function migratedDatabase(kind: SqlKind, migrations: Migration[], table: string): Promise<{ sequelize: Sequelize; drop(): Promise<void> }> {
+  const db = await freshDatabase(kind);
+  const sequelize = createSequelize(db.url);
+  await migrate(sequelize, migrations, table);
+  return {
+    sequelize,
+    async drop() {
+      await sequelize.close();
+      await db.drop();
     },
   };
 }
