@@ -19,6 +19,8 @@ const units = (n: number): number => {
   return n;
 };
 
+const insufficientStock = (shortages: Shortage[]) => new DomainError(409, "INSUFFICIENT_STOCK", "Not enough stock for some lines", { shortages });
+
 /** Told of every stock movement inside its transaction (the products service writes its outbox there). */
 export type StockMoved = (transaction: Transaction, type: "stock.reserved" | "stock.released" | "stock.updated", orderId: string, lines: StockLine[]) => Promise<void>;
 
@@ -68,7 +70,7 @@ export class Inventory {
           if (taken === 0) shortages.push(await this.shortageOf(line, transaction));
         }
         if (shortages.length) {
-          throw new DomainError(409, "INSUFFICIENT_STOCK", "Not enough stock for some lines", { shortages });
+          throw insufficientStock(shortages);
         }
         if (!rowsFirst) await insertRows();
         return { orderId, status: "active", expiresAt: expiresAt.toISOString(), lines: wanted };
@@ -205,7 +207,7 @@ export class Inventory {
   private async shortageError(lines: StockLine[]): Promise<DomainError> {
     const all = await Promise.all(lines.map((line) => this.shortageOf(line)));
     const shortages = all.filter((s) => s.reason !== "insufficient_stock" || s.available < s.requested);
-    return new DomainError(409, "INSUFFICIENT_STOCK", "Not enough stock for some lines", { shortages });
+    return insufficientStock(shortages);
   }
 
   private async shortageOf(line: StockLine, transaction?: Transaction): Promise<Shortage> {
