@@ -28,13 +28,15 @@ export async function removeKafkaRun(brokers: string[], run: { topicPrefix?: str
     if (groupPrefix) {
       const { groups } = await admin.listGroups();
       const groupIds = groups.map((g) => g.groupId).filter((id) => id.startsWith(groupPrefix));
-      if (groupIds.length) await admin.deleteGroups(groupIds).catch((err) => ignoreUnless(err, "KafkaJSDeleteGroupsError"));
+      if (groupIds.length) await admin.deleteGroups(groupIds).catch(ignoreGroupsWithMembers);
     }
   } finally {
     await admin.disconnect();
   }
 }
 
-function ignoreUnless(err: unknown, name: string): void {
-  if ((err as Error)?.name !== name) throw err;
+/** Rethrows unless every group that failed to go still has a member (NON_EMPTY_GROUP). */
+function ignoreGroupsWithMembers(err: unknown): void {
+  const failed = (err as { groups?: { error?: { type?: string } }[] }).groups;
+  if ((err as Error)?.name !== "KafkaJSDeleteGroupsError" || !failed?.every((g) => g.error?.type === "NON_EMPTY_GROUP")) throw err;
 }
