@@ -24,6 +24,7 @@ import { Kafka, logLevel, CompressionTypes, type Consumer, type Producer, type A
 import type { ServiceSchema, Span } from "moleculer";
 import { config } from "../lib/config";
 import { inProcessBus, type BusMessage } from "../lib/events/bus";
+import { createTopicsWithLeaders } from "../lib/events/kafka-topics";
 import { dlqTopicOf, parseEnvelope, topicOf, traceparentInJson, TOPICS, type Envelope } from "../lib/events/envelope";
 import { SCHEMA_VERSIONS, type EventHandlers, type EventType } from "../lib/events/contracts";
 import type { OutboxMessage } from "../lib/events/stores";
@@ -359,10 +360,10 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
         this.kafkaAdmin = admin;
         await admin.connect();
         // Topics (and their dead-letter topics) exist before anyone writes or reads.
-        await admin.createTopics({
-          waitForLeaders: true,
-          topics: TOPICS.flatMap((t) => [t, dlqTopicOf(t)]).map((topic) => ({ topic: onKafka(topic), numPartitions: cfg.kafka.partitions, replicationFactor: cfg.kafka.replicationFactor })),
-        });
+        await createTopicsWithLeaders(
+          admin,
+          TOPICS.flatMap((t) => [t, dlqTopicOf(t)]).map((topic) => ({ topic: onKafka(topic), numPartitions: cfg.kafka.partitions, replicationFactor: cfg.kafka.replicationFactor })),
+        );
         registerHealthCheck("kafka", async () => void (await admin.describeCluster()));
         if (this.outbox || consumedTopics.length) {
           const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });

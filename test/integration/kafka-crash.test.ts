@@ -14,6 +14,7 @@ import { removeKafkaRun } from "../support/kafka";
 import { stack, uniqueName } from "../support/stack";
 import { isRunning, startTs, waitFor, type Child } from "../support/processes";
 import { envelope } from "../../lib/events/envelope";
+import { createTopicsWithLeaders } from "../../lib/events/kafka-topics";
 
 const EVENTS = 300;
 const namespace = uniqueName("crash");
@@ -60,7 +61,7 @@ it("applies every event exactly once across a SIGKILL and a restart", async () =
   const kafka = new Kafka({ clientId: "crash-test", brokers: stack.kafkaBrokers(), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [`${prefix}order-events`, `${prefix}order-events.dlq`].map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true });
+  await createTopicsWithLeaders(admin, [`${prefix}order-events`, `${prefix}order-events.dlq`].map((topic) => ({ topic, numPartitions: 3 })));
   await admin.disconnect();
   const producer = kafka.producer({ idempotent: true });
   await producer.connect();

@@ -10,6 +10,7 @@ import { ServiceBroker } from "moleculer";
 import { createSequelize, migrate } from "../../lib/sql";
 import { SQL_TARGETS, stack, uniqueName } from "../support/stack";
 import { startTs } from "../support/processes";
+import { createTopicsWithLeaders } from "../../lib/events/kafka-topics";
 
 describe.each(SQL_TARGETS)("SQL round trip on %s", (_name, url) => {
   it("migrates, writes and reads back, then rolls back", async () => {
@@ -110,7 +111,7 @@ describe("Kafka", () => {
     const consumer = kafka.consumer({ groupId: `${topic}-group` });
     await admin.connect();
     try {
-      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+      await createTopicsWithLeaders(admin, [{ topic, numPartitions: 1 }]);
       await producer.connect();
       await producer.send({ topic, acks: -1, messages: [{ key: "order-1", value: JSON.stringify({ hello: "kafka" }) }] });
       await consumer.connect();
