@@ -2,7 +2,8 @@
  * Topics made by createTopicsWithLeaders take writes at once, even while other runs create and
  * delete their own topics (as the suites beside this one do in CI). Under that churn a KRaft broker
  * answers "This server does not host this topic-partition" for a moment after a creation, which
- * kafkajs's own `waitForLeaders` does not wait out: it failed CI's kafka-crash suite, and fails this test in some runs (not every one: it depends on the broker).
+ * kafkajs's own `waitForLeaders` does not wait out: it failed CI's kafka-crash suite, and it fails
+ * this test in some runs (not in every one: it depends on the broker's state).
  */
 import { Kafka, logLevel, type Admin } from "kafkajs";
 import { createTopicsWithLeaders } from "../../lib/events/kafka-topics";
