@@ -16,7 +16,7 @@ import path from "node:path";
 import { freshServiceDatabases, type ServiceDatabases } from "../test/support/databases";
 import { byPid, CLK_TCK, STACK_SERVERS, startCpuWindow, type CpuUsage } from "./support/cpu";
 import { consumerLags, type ServiceDatabase } from "./support/event-lag";
-import { removeKafkaRun } from "../test/support/kafka";
+import { removeShopKafka } from "../test/support/kafka";
 import { waitForConsumers, watchBasketClears } from "./support/kafka";
 import { embeddedShopEnv, ROOT, sleep, startScript, stopAll, waitFor } from "./support/processes";
 import { PG_STATS_SETTLE_MS, startSqlCounter, waitForNoBackends, type SqlWork } from "./support/sql-counters";
@@ -403,7 +403,7 @@ export async function checkoutScenario(tables: Table[], layout: Layout = layoutF
   } finally {
     await stopAll();
     await databases.drop();
-    await removeKafkaRun(kafkaBrokers, { topicPrefix: `${tag}.`, groupPrefix: `${tag}-` }).catch((err) => console.error(`could not remove the run's Kafka topics: ${err}`));
+    await removeShopKafka(kafkaBrokers, tag).catch((err) => console.error(`could not remove the run's Kafka topics: ${err}`));
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -14,7 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { loadStackEnv, realStackEnv } from "./checkout";
 import { freshServiceDatabases } from "../test/support/databases";
-import { removeKafkaRun } from "../test/support/kafka";
+import { removeShopKafka } from "../test/support/kafka";
 import { sleep, startScript, stopAll, waitFor, type Started } from "./support/processes";
 import { atMost, figureLine, fmt, GoalTable, type Table } from "./support/report";
 import { percentile } from "./support/stats";
@@ -100,7 +100,7 @@ export async function failoverScenario(tables: Table[]): Promise<void> {
   } finally {
     await stopAll();
     await databases.drop();
-    await removeKafkaRun(process.env.TEST_KAFKA_BROKERS!.split(","), { topicPrefix: `${tag}.`, groupPrefix: `${tag}-` }).catch(() => undefined);
+    await removeShopKafka(process.env.TEST_KAFKA_BROKERS!.split(","), tag).catch(() => undefined);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -10,7 +10,7 @@ import path from "node:path";
 import { Kafka, logLevel } from "kafkajs";
 import { Client } from "pg";
 import { freshDatabase, type TestDatabase } from "../support/databases";
-import { removeKafkaRun } from "../support/kafka";
+import { removeShopKafka } from "../support/kafka";
 import { stack, uniqueName } from "../support/stack";
 import { isRunning, startTs, waitFor, type Child } from "../support/processes";
 import { envelope } from "../../lib/events/envelope";
@@ -53,7 +53,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await node?.stop("SIGKILL");
-  await Promise.all([db.drop(), removeKafkaRun(stack.kafkaBrokers(), { topicPrefix: prefix, groupPrefix: `${namespace}-` })]);
+  await Promise.all([db.drop(), removeShopKafka(stack.kafkaBrokers(), namespace)]);
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 

@@ -10,8 +10,10 @@ import { createTopicsWithLeaders } from "../../lib/events/kafka-topics";
 import { connectKafkaAdmin, removeKafkaRun } from "../support/kafka";
 import { stack, uniqueName } from "../support/stack";
 
-const prefix = `${uniqueName("topics")}.`;
-const churnPrefix = `${uniqueName("churn")}.`;
+// This run's topics, and under them the churn's: one prefix removes both.
+const run = `${uniqueName("topics")}.`;
+const prefix = `${run}made.`;
+const churnPrefix = `${run}churn.`;
 let admin: Admin;
 let churner: Admin;
 
@@ -21,7 +23,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([admin.disconnect(), churner.disconnect()]);
-  await Promise.all([removeKafkaRun(stack.kafkaBrokers(), { topicPrefix: prefix }), removeKafkaRun(stack.kafkaBrokers(), { topicPrefix: churnPrefix })]);
+  await removeKafkaRun(stack.kafkaBrokers(), { topicPrefix: run });
 });
 
 /** Another run's topics coming and going, until `stop` is set. */

@@ -15,7 +15,7 @@ import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { freshServiceDatabases, type ServiceDatabases } from "../support/databases";
 import { isRunning, startTs, waitFor, type Child } from "../support/processes";
-import { removeKafkaRun } from "../support/kafka";
+import { removeShopKafka } from "../support/kafka";
 import { stack, uniqueName } from "../support/stack";
 
 const PORT = 4300 + (process.pid % 200);
@@ -163,7 +163,7 @@ describe.each(LAYOUTS)("$name", (layout) => {
 
   afterAll(async () => {
     await Promise.all(nodes.map((n) => n.stop("SIGKILL")));
-    await Promise.all([databases?.drop(), namespace && removeKafkaRun(stack.kafkaBrokers(), { topicPrefix: `${namespace}.`, groupPrefix: `${namespace}-` })]);
+    await Promise.all([databases?.drop(), namespace && removeShopKafka(stack.kafkaBrokers(), namespace)]);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
 

@@ -13,7 +13,7 @@ import path from "node:path";
 import { freshServiceDatabases, type ServiceDatabases } from "../support/databases";
 import { http } from "../support/shop";
 import { freePort, startTs, waitFor, type Child } from "../support/processes";
-import { removeKafkaRun } from "../support/kafka";
+import { removeShopKafka } from "../support/kafka";
 import { stack, uniqueName } from "../support/stack";
 import { isUnder, orphans, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "../support/otlp-receiver";
 
@@ -71,7 +71,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([nodeA?.stop(), nodeB?.stop()]);
   await receiver?.close();
-  await Promise.all([databases?.drop(), removeKafkaRun(stack.kafkaBrokers(), { topicPrefix: prefix, groupPrefix: `${namespace}-` })]);
+  await Promise.all([databases?.drop(), removeShopKafka(stack.kafkaBrokers(), namespace)]);
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });
 

@@ -36,6 +36,14 @@ export async function removeKafkaRun(brokers: string[], run: { topicPrefix?: str
   }
 }
 
+/**
+ * Removes what a shop run under `namespace` made, when its KAFKA_TOPIC_PREFIX was `${namespace}.`:
+ * those topics, and its services' consumer groups (the Kafka bridge names them `${namespace}-<service>`).
+ */
+export function removeShopKafka(brokers: string[], namespace: string): Promise<void> {
+  return removeKafkaRun(brokers, { topicPrefix: `${namespace}.`, groupPrefix: `${namespace}-` });
+}
+
 const LEFT_OR_GONE = new Set(["NON_EMPTY_GROUP", "GROUP_ID_NOT_FOUND"]);
 
 /** Rethrows unless every group that failed to go still has a member, or was gone already. */
