@@ -161,9 +161,6 @@ describe("storefront", () => {
     await page.getByRole("link", { name: "Notifications" }).click();
     await page.getByRole("heading", { name: /Payment received for order/ }).waitFor();
 
-    // A full navigation aborts what the page still has in flight (a basket refresh the payment
-    // started), which the no-failed-request check rightly counts: leave only once it is done.
-    await page.waitForLoadState("networkidle");
     await page.goto(shop.url);
     await page.getByText("15 products").waitFor();
     await screenshot(page, "storefront");

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Page, type Request } from "playwright-core";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
 export const ADMIN = { email: "admin@web.test", password: "admin password 1" };
@@ -120,7 +120,8 @@ export async function launch(): Promise<Browser> {
 
 /**
  * Everything that went wrong in the pages of a context: console errors, uncaught exceptions, CSP
- * violations, requests that failed and responses of 5xx. A 4xx from /api/v1 that the page
+ * violations, requests that failed (but not those cancelled by leaving the page) and responses of
+ * 5xx. A 4xx from /api/v1 that the page
  * expected and explained (a declined checkout, a wrong password) is an answer, not an error: the
  * browser's own "Failed to load resource" line for it is not counted.
  */
@@ -134,7 +135,31 @@ export function watch(context: BrowserContext): string[] {
       problems.push(`console ${msg.type()} on ${page.url()}: ${msg.text()} (${where})`);
     });
     page.on("pageerror", (err) => problems.push(`uncaught on ${page.url()}: ${err.message}`));
-    page.on("requestfailed", (req) => problems.push(`request failed on ${page.url()}: ${req.method()} ${req.url()} ${req.failure()?.errorText ?? ""}`));
+    // Leaving a page cancels what it still had in flight (net::ERR_ABORTED): the user sees nothing
+    // fail. Any other failure, or an abort on a page nobody left, is counted. A navigation the page
+    // starts shows as its request; page.goto and page.reload stop the page's loads before that
+    // request is seen, so they count themselves.
+    let navigations = 0;
+    const sentAfter = new WeakMap<Request, number>();
+    const goto = page.goto.bind(page);
+    const reload = page.reload.bind(page);
+    page.goto = (url, options) => {
+      navigations++;
+      return goto(url, options);
+    };
+    page.reload = (options) => {
+      navigations++;
+      return reload(options);
+    };
+    page.on("request", (req) => {
+      if (req.isNavigationRequest() && req.frame() === page.mainFrame()) navigations++;
+      else sentAfter.set(req, navigations);
+    });
+    page.on("requestfailed", (req) => {
+      const error = req.failure()?.errorText ?? "";
+      if (error === "net::ERR_ABORTED" && navigations > (sentAfter.get(req) ?? navigations)) return;
+      problems.push(`request failed on ${page.url()}: ${req.method()} ${req.url()} ${error}`);
+    });
     page.on("response", (res) => {
       if (res.status() >= 500) problems.push(`${res.status()} on ${page.url()}: ${res.request().method()} ${res.url()}`);
       if (res.status() === 404 && !res.url().includes("/api/v1/")) problems.push(`404 for ${res.url()} on ${page.url()}`);
