@@ -10,7 +10,7 @@
  *
  * Parameters are `?`, in order, on every dialect (never inside a quoted literal or name).
  */
-import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
+import { QueryTypes, type Model, type ModelStatic, type Sequelize, type Transaction } from "sequelize";
 import { inSqlSpan } from "./telemetry/sql-spans";
 
 /** What a statement did: the rows it returned (a SELECT, or RETURNING) and how many rows it changed. */
@@ -61,6 +61,9 @@ export function numberedPlaceholders(sql: string): string {
   numbered.set(sql, text);
   return text;
 }
+
+/** `?, ?, ?`: one placeholder per value, for `IN (…)`. */
+export const placeholders = (values: readonly unknown[]): string => values.map(() => "?").join(", ");
 
 /** Runs one statement with `?` parameters, in `transaction` when given. */
 export function runStatement<R = Record<string, unknown>>(
@@ -114,4 +117,62 @@ async function throughSequelize<R>(sequelize: Sequelize, sql: string, replacemen
     return { rows: [], changed: Number(await sequelize.query(sql, { replacements, transaction, type })) };
   }
   throw new Error(`runStatement on ${sequelize.getDialect()}: only SELECT, INSERT, UPDATE and DELETE (got ${verb})`);
+}
+
+/**
+ * `SELECT "id", "user_id" AS "userId", … FROM "table"`: a model's columns under its attribute names,
+ * built once per model and database (a model class may be initialised again on another dialect).
+ */
+const selectHeads = new WeakMap<ModelStatic<Model>, { sequelize: Sequelize; head: string }>();
+
+function selectHead(model: ModelStatic<Model>): string {
+  const sequelize = model.sequelize!;
+  const known = selectHeads.get(model);
+  if (known?.sequelize === sequelize) return known.head;
+  const quote = (name: string) => sequelize.getQueryInterface().quoteIdentifier(name);
+  const columns = Object.entries(model.getAttributes()).map(([name, { field }]) => (!field || field === name ? quote(name) : `${quote(field)} AS ${quote(name)}`));
+  const head = `SELECT ${columns.join(", ")} FROM ${quote(model.getTableName() as string)}`;
+  selectHeads.set(model, { sequelize, head });
+  return head;
+}
+
+/**
+ * A model's rows where a hand-written condition holds (`where`: what follows WHERE, with `?`
+ * parameters; an ORDER BY may follow), as `findAll({ raw: true })` returns them: attribute names,
+ * the driver's types. For the hot paths. SQLite goes through Sequelize with the model, which types
+ * its dates as findAll does.
+ */
+export async function selectRows<M extends Model>(
+  model: ModelStatic<M>,
+  where: string,
+  params: unknown[],
+  transaction?: Transaction | null,
+): Promise<M["_attributes"][]> {
+  const sequelize = model.sequelize!;
+  const sql = `${selectHead(model)} WHERE ${where}`;
+  if (sequelize.getDialect() === "sqlite") {
+    return (await sequelize.query(sql, { replacements: params, transaction, type: QueryTypes.SELECT, model, mapToModel: true, raw: true })) as M["_attributes"][];
+  }
+  return (await runStatement<M["_attributes"]>(sequelize, sql, params, transaction)).rows;
+}
+
+/**
+ * Sets a model's attributes (and its `updatedAt`) where a hand-written condition holds, as
+ * `Model.update` does without its machinery; returns how many rows changed. Values must be plain
+ * (strings, numbers, booleans, dates, null): no literals, no JSON.
+ */
+export async function updateRows<M extends Model>(
+  model: ModelStatic<M>,
+  changes: Partial<M["_attributes"]>,
+  where: string,
+  params: unknown[],
+  transaction?: Transaction | null,
+): Promise<number> {
+  const attributes = model.getAttributes() as Record<string, { field?: string }>;
+  const values: Record<string, unknown> = { ...changes };
+  if ("updatedAt" in attributes && !("updatedAt" in values)) values.updatedAt = new Date();
+  const quote = (name: string) => model.sequelize!.getQueryInterface().quoteIdentifier(name);
+  const assignments = Object.keys(values).map((name) => `${quote(attributes[name]?.field ?? name)} = ?`);
+  const sql = `UPDATE ${quote(model.getTableName() as string)} SET ${assignments.join(", ")} WHERE ${where}`;
+  return (await runStatement(model.sequelize!, sql, [...Object.values(values), ...params], transaction)).changed;
 }

@@ -10,6 +10,7 @@ import { SqlDbMixin } from "../../mixins/sql-db.mixin";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
 import { SweeperMixin } from "../../mixins/sweeper.mixin";
 import { columnsOf, insertAtOnce, inTransaction, type TableRows } from "../../lib/sql";
+import { selectRows, updateRows } from "../../lib/sql-statements";
 import { DomainError, notFound } from "../../lib/errors";
 import { envelope, type Envelope } from "../../lib/events/envelope";
 import type { IntegrationEvent } from "../../lib/events/contracts";
@@ -97,7 +98,7 @@ interface OrdersMethods {
   ownOrderId(ctx: Ctx, id: string): Promise<string>;
   refuseSecondAwaitingPayment(waiting: OrderRow | undefined): void;
   move(id: string, to: OrderStatus, cause: string, transaction: Transaction, opts?: MoveOptions): Promise<void>;
-  follow(event: IntegrationEvent, decide: (order: Order) => Decision, extra?: { paymentId?: string; refundedAmount?: number }): Promise<void>;
+  follow(event: IntegrationEvent, decide: (order: OrderRow) => Decision, extra?: { paymentId?: string; refundedAmount?: number }): Promise<void>;
   expireLapsedOrders(limit?: number): Promise<string[]>;
   page(where: Record<string, unknown>, params: PageQuery): Promise<{ items: OrderSummary[]; total: number; limit: number; offset: number }>;
   summary(o: OrderRow): OrderSummary;
@@ -127,16 +128,16 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
     KafkaBridgeMixin({
       handlers: {
         "payment.completed"(this: OrdersThis, event) {
-          return this.follow(event, (order: Order) => onPaymentCompleted(order, event.data.paymentId), { paymentId: event.data.paymentId });
+          return this.follow(event, (order: OrderRow) => onPaymentCompleted(order, event.data.paymentId), { paymentId: event.data.paymentId });
         },
         "payment.failed"(this: OrdersThis, event) {
-          return this.follow(event, (order: Order) => onPaymentFailed(order, event.data.paymentId, event.data.reason));
+          return this.follow(event, (order: OrderRow) => onPaymentFailed(order, event.data.paymentId, event.data.reason));
         },
         "payment.refunded"(this: OrdersThis, event) {
-          return this.follow(event, (order: Order) => onPaymentRefunded(order, event.data), { refundedAmount: event.data.refundedTotal });
+          return this.follow(event, (order: OrderRow) => onPaymentRefunded(order, event.data), { refundedAmount: event.data.refundedTotal });
         },
         "stock.commit_failed"(this: OrdersThis, event) {
-          return this.follow(event, (order: Order) => onStockCommitFailed(order, event.data.reason));
+          return this.follow(event, (order: OrderRow) => onStockCommitFailed(order, event.data.reason));
         },
       },
     }),
@@ -158,7 +159,7 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
         const key = requireIdempotencyKey(ctx);
         const hash = requestHash(ctx.params);
         // One read: this key's earlier order, and the customer's order awaiting payment if any.
-        const known = await Order.findAll({ where: { [Op.or]: [{ userId, idempotencyKey: key }, { awaitingPaymentOf: userId }] }, raw: true });
+        const known = await selectRows(Order, "(user_id = ? AND idempotency_key = ?) OR awaiting_payment_of = ?", [userId, key, userId]);
         const earlier = known.find((o) => o.userId === userId && o.idempotencyKey === key);
         if (earlier) return this.replay(ctx, earlier, hash);
         this.refuseSecondAwaitingPayment(known.find((o) => o.awaitingPaymentOf === userId));
@@ -301,7 +302,7 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
       idempotent: true,
       params: { orderId: { type: "uuid" }, userId: { type: "string", max: 64 } },
       async handler(ctx: Ctx<{ orderId: string; userId: string }>) {
-        const order = await Order.findOne({ where: { id: ctx.params.orderId, userId: ctx.params.userId }, raw: true });
+        const [order] = await selectRows(Order, "id = ? AND user_id = ?", [ctx.params.orderId, ctx.params.userId]);
         if (!order) throw notFound("order", { id: ctx.params.orderId });
         const verdict = payability(order, new Date());
         if (!verdict.payable) {
@@ -335,12 +336,15 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
 
     /** Moves an order, if the state machine allows it, from the status it has now. */
     async move(this: OrdersThis, id: string, to: OrderStatus, cause: string, transaction: Transaction, opts: MoveOptions = {}): Promise<void> {
-      const order = opts.read ?? (await Order.findByPk(id, { transaction, raw: true }));
+      const order = opts.read ?? (await selectRows(Order, "id = ?", [id], transaction))[0];
       if (!order) throw notFound("order", { id });
       assertMove(order.status, to);
-      const [moved] = await Order.update(
+      const moved = await updateRows(
+        Order,
         { status: to, ...(order.status === "pending_payment" && { awaitingPaymentOf: null }), ...opts.changes },
-        { where: { id, status: order.status }, transaction },
+        "id = ? AND status = ?",
+        [id, order.status],
+        transaction,
       );
       if (moved === 0) throw new DomainError(409, "CONCURRENT_CHANGE", "The order changed meanwhile; try again", { id });
       // The history entry and the event it announces: one statement on PostgreSQL.
@@ -352,11 +356,11 @@ const OrdersService: ServiceSchema<OrdersSettings, OrdersMethods, OrdersVars> = 
      * Carries out, once per event, what payment-flow.ts decides the order does on a fact from
      * another context. `extra.refundedAmount` follows a refund whatever the status.
      */
-    async follow(this: OrdersThis, event: IntegrationEvent, decide: (order: Order) => Decision, extra: { paymentId?: string; refundedAmount?: number } = {}): Promise<void> {
+    async follow(this: OrdersThis, event: IntegrationEvent, decide: (order: OrderRow) => Decision, extra: { paymentId?: string; refundedAmount?: number } = {}): Promise<void> {
       const orderId = String((event.data as { orderId: string }).orderId);
       let decision: Decision | undefined;
       const applied = await processOnce(this.sequelize, "orders", event.id, async (transaction) => {
-        const order = await Order.findByPk(orderId, { transaction, raw: true });
+        const [order] = await selectRows(Order, "id = ?", [orderId], transaction);
         if (!order) throw new Error(`order ${orderId} of ${event.type} ${event.id} is unknown`);
         decision = decide(order);
         const changes = extra.refundedAmount === undefined ? {} : { refundedAmount: extra.refundedAmount };

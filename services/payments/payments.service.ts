@@ -12,6 +12,7 @@ import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
 import { SweeperMixin } from "../../mixins/sweeper.mixin";
 import { config } from "../../lib/config";
 import { createdBetween, inTransaction, newestFirst } from "../../lib/sql";
+import { placeholders, selectRows, updateRows } from "../../lib/sql-statements";
 import { DomainError, notFound } from "../../lib/errors";
 import { envelope } from "../../lib/events/envelope";
 import { addToOutbox, integrationEventMigrations, SqlDeadLetters, SqlOutbox } from "../../lib/events/stores";
@@ -171,7 +172,7 @@ const PaymentsService: ServiceSchema<PaymentsSettings, PaymentsMethods, Payments
       async handler(ctx: Ctx<{ orderId: string }>) {
         const userId = ctx.meta.user!.id;
         const key = requireIdempotencyKey(ctx);
-        const earlier = await Payment.findOne({ where: { userId, idempotencyKey: key }, raw: true });
+        const [earlier] = await selectRows(Payment, "user_id = ? AND idempotency_key = ?", [userId, key]);
         if (earlier) return this.replay(ctx, earlier);
         const order: PayableOrder = await ctx.call("orders.forPayment", { orderId: ctx.params.orderId, userId });
         if (order.status !== "pending_payment") throw new DomainError(409, "ORDER_NOT_PAYABLE", `The order is ${order.status}`, { orderId: order.id, status: order.status });
@@ -203,9 +204,12 @@ const PaymentsService: ServiceSchema<PaymentsSettings, PaymentsMethods, Payments
         // Before any provider call: an order that lapsed or closed is not charged (409 from orders).
         if (payment.status === "pending") await ctx.call("orders.forPayment", { orderId: payment.orderId, userId: payment.userId });
         // Claim it: of concurrent confirmations exactly one moves pending → processing and charges.
-        const [claimed] = await Payment.update(
+        const sources = sourcesOf("processing");
+        const claimed = await updateRows(
+          Payment,
           { status: "processing", paymentMethod: ctx.params.paymentMethod, failureReason: null, nextAction: null },
-          { where: { id: payment.id, status: sourcesOf("processing") } },
+          `id = ? AND status IN (${placeholders(sources)})`,
+          [payment.id, ...sources],
         );
         if (claimed === 0) {
           const now = (await Payment.findByPk(payment.id, { raw: true }))!;
@@ -475,7 +479,7 @@ const PaymentsService: ServiceSchema<PaymentsSettings, PaymentsMethods, Payments
 
     /** The payment if it is the caller's; someone else's reads as not found. */
     async own(ctx: Ctx, id: string): Promise<PaymentRow> {
-      const payment = await Payment.findOne({ where: { id, userId: ctx.meta.user!.id }, raw: true });
+      const [payment] = await selectRows(Payment, "id = ? AND user_id = ?", [id, ctx.meta.user!.id]);
       if (!payment) throw notFound("payment", { id });
       return payment;
     },
@@ -507,7 +511,7 @@ const PaymentsService: ServiceSchema<PaymentsSettings, PaymentsMethods, Payments
         await Payment.update({ nextAction: outcome.reason, providerRef }, { where: { id: payment.id, status: "processing" } });
         this.metrics.outcome({ provider: payment.provider, outcome: "requires_action" });
       }
-      return (await Payment.findByPk(payment.id, { raw: true }))!;
+      return (await selectRows(Payment, "id = ?", [payment.id]))[0];
     },
 
     /**
@@ -549,14 +553,16 @@ const PaymentsService: ServiceSchema<PaymentsSettings, PaymentsMethods, Payments
     async settle(id: string, to: "completed" | "failed" | "cancelled", cause: string, reason?: string, providerRef?: string): Promise<boolean> {
       // A processing payment may be cancelled only while it waits for the customer (3-D Secure), not
       // while a provider call is in flight: that charge may still succeed.
-      const usual = to === "cancelled" ? { [Op.or]: [{ status: "pending" }, { status: "processing", nextAction: { [Op.ne]: null } }] } : { status: sourcesOf(to).filter((s) => !CLOSED.includes(s)) };
+      const open = sourcesOf(to).filter((s) => !CLOSED.includes(s));
+      const usual: [string, readonly unknown[]] =
+        to === "cancelled" ? ["(status = ? OR (status = ? AND next_action IS NOT NULL))", ["pending", "processing"]] : [`status IN (${placeholders(open)})`, open];
       const outcome = await inTransaction(this.sequelize, async (transaction: Transaction) => {
         const changes = { status: to, nextAction: null, ...(reason && { failureReason: reason }), ...(providerRef && { providerRef }) };
-        const move = async (where: object) => (await Payment.update(changes, { where: { id, ...where }, transaction }))[0] > 0;
+        const move = async ([where, params]: [string, readonly unknown[]]) => (await updateRows(Payment, changes, `id = ? AND ${where}`, [id, ...params], transaction)) > 0;
         // A success for a failed or cancelled payment is the provider's late word: tried only when the usual move found nothing.
         const late = !(await move(usual));
-        if (late && (to !== "completed" || !(await move({ status: CLOSED })))) return "stayed";
-        const p = (await Payment.findByPk(id, { transaction, raw: true }))!;
+        if (late && (to !== "completed" || !(await move([`status IN (${placeholders(CLOSED)})`, CLOSED])))) return "stayed";
+        const [p] = await selectRows(Payment, "id = ?", [id], transaction);
         const common = { paymentId: p.id, orderId: p.orderId, userId: p.userId, amount: p.amount, currency: p.currency };
         const event = to === "completed" ? envelope("payments", "payment.completed", p.orderId, common) : envelope("payments", "payment.failed", p.orderId, { ...common, reason: reason ?? to });
         await addToOutbox(this.sequelize, event, transaction);

@@ -8,7 +8,7 @@
  */
 import { ForeignKeyConstraintError, Op, literal, UniqueConstraintError, type Sequelize, type Transaction } from "sequelize";
 import { changedRows, ConcurrentChangeError, inTransaction } from "../../lib/sql";
-import { runStatement } from "../../lib/sql-statements";
+import { runStatement, selectRows } from "../../lib/sql-statements";
 import { DomainError, notFound } from "../../lib/errors";
 import { Product, StockReservation } from "./product.model";
 import { normalizeLines, toReservation, type Reservation, type Shortage, type StockLine } from "./stock";
@@ -200,7 +200,7 @@ export class Inventory {
   }
 
   private rowsOf(orderId: string, transaction?: Transaction) {
-    return StockReservation.findAll({ where: { orderId }, transaction, raw: true });
+    return selectRows(StockReservation, "order_id = ?", [orderId], transaction);
   }
 
   /** The lines that cannot be had, read outside the failed transaction. */

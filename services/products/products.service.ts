@@ -6,6 +6,7 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "mole
 import { Op, fn, col, literal, UniqueConstraintError, ForeignKeyConstraintError, type InferCreationAttributes, type WhereOptions, type Sequelize } from "sequelize";
 import { SqlDbMixin } from "../../mixins/sql-db.mixin";
 import { containsIgnoringCase } from "../../lib/sql";
+import { placeholders, selectRows } from "../../lib/sql-statements";
 import { KafkaBridgeMixin } from "../../mixins/kafka-bridge.mixin";
 import { SweeperMixin } from "../../mixins/sweeper.mixin";
 import { entityKeygen, generationKeygen, VersionedCacheMixin } from "../../mixins/versioned-cache.mixin";
@@ -347,7 +348,7 @@ const ProductsService: ServiceSchema<ProductsSettings, ProductsMethods, Products
       idempotent: true,
       params: { ids: { type: "array", items: `number|integer|positive|max:${MAX_ID}`, min: 1, max: 200 } },
       async handler(ctx: Ctx<{ ids: number[] }>) {
-        const rows = await Product.findAll({ where: { id: ctx.params.ids, isActive: true }, order: [["id", "ASC"]], raw: true });
+        const rows = await selectRows(Product, `id IN (${placeholders(ctx.params.ids)}) AND is_active = ? ORDER BY id`, [...ctx.params.ids, true]);
         return (rows as unknown as ProductRecord[]).map(toView);
       },
     },
@@ -566,7 +567,7 @@ const ProductsService: ServiceSchema<ProductsSettings, ProductsMethods, Products
     },
 
     async findProduct(id: number, activeOnly: boolean): Promise<ProductRecord> {
-      const product = await Product.findOne({ where: activeOnly ? { id, isActive: true } : { id }, raw: true });
+      const [product] = await selectRows(Product, activeOnly ? "id = ? AND is_active = ?" : "id = ?", activeOnly ? [id, true] : [id]);
       if (!product) throw notFound("product", { id });
       return product as unknown as ProductRecord;
     },

@@ -3,12 +3,21 @@
  * Sequelize (SQLite). The same statement must mean the same on every dialect: parameters in order,
  * values read back as written (dates, booleans, text with quotes and question marks), rows changed
  * counted alike, Sequelize's error classes for constraint violations, and a transaction's statements
- * committed or rolled back with it.
+ * committed or rolled back with it. selectRows and updateRows read and write a model's rows as
+ * `findAll({ raw: true })` and `Model.update` do.
  */
-import { DataTypes, UniqueConstraintError, type Sequelize } from "sequelize";
+import { DataTypes, Model, UniqueConstraintError, type Sequelize } from "sequelize";
 import { migratedDatabase } from "../support/databases";
 import { inTransaction } from "../../lib/sql";
-import { numberedPlaceholders, runStatement } from "../../lib/sql-statements";
+import { numberedPlaceholders, runStatement, selectRows, updateRows } from "../../lib/sql-statements";
+
+/** Attribute names that are not their columns', and timestamps. */
+class Gadget extends Model {
+  declare id: number;
+  declare displayName: string;
+  declare isActive: boolean;
+  declare updatedAt: Date;
+}
 
 describe("numberedPlaceholders", () => {
   it("numbers the ? parameters in order and leaves quoted text alone", () => {
@@ -34,8 +43,24 @@ describe.each(["postgres", "mariadb", "sqlite"] as const)("runStatement on %s", 
           }),
         down: (qi) => qi.dropTable("things"),
       },
+      {
+        name: "s002-gadgets",
+        up: (qi) =>
+          qi.createTable("gadgets", {
+            id: { type: DataTypes.INTEGER, primaryKey: true },
+            display_name: { type: DataTypes.STRING(100), allowNull: false },
+            is_active: { type: DataTypes.BOOLEAN, allowNull: false },
+            created_at: { type: DataTypes.DATE(3), allowNull: false },
+            updated_at: { type: DataTypes.DATE(3), allowNull: false },
+          }),
+        down: (qi) => qi.dropTable("gadgets"),
+      },
     ], "statements_migrations");
     sequelize = db.sequelize;
+    Gadget.init(
+      { id: { type: DataTypes.INTEGER, primaryKey: true }, displayName: DataTypes.STRING(100), isActive: DataTypes.BOOLEAN },
+      { sequelize, tableName: "gadgets", underscored: true },
+    );
   });
 
   afterAll(() => db?.drop());
@@ -79,5 +104,26 @@ describe.each(["postgres", "mariadb", "sqlite"] as const)("runStatement on %s", 
     expect((await runStatement(sequelize, "SELECT id FROM things WHERE id = ?", [10])).rows).toHaveLength(0);
     await inTransaction(sequelize, (t) => insert(11, "eleven", t));
     expect((await runStatement(sequelize, "SELECT name FROM things WHERE id = ?", [11])).rows).toEqual([{ name: "eleven" }]);
+  });
+
+  it("selectRows reads a model's rows as findAll({ raw: true }) does; updateRows writes as Model.update does", async () => {
+    await Gadget.bulkCreate([1, 2, 3].map((id) => ({ id, displayName: `gadget ${id}`, isActive: true })));
+    const found = await Gadget.findAll({ where: { id: [3, 1] }, order: [["id", "ASC"]], raw: true });
+    expect(await selectRows(Gadget, "id IN (?, ?) ORDER BY id", [3, 1])).toEqual(found);
+    expect(found.map((g) => g.displayName)).toEqual(["gadget 1", "gadget 3"]);
+
+    const before = await selectRows(Gadget, "id = ?", [1]);
+    const changes = { displayName: "renamed 'it?'", isActive: false };
+    expect(await updateRows(Gadget, changes, "id = ? AND is_active = ?", [1, true])).toBe(1);
+    expect(await updateRows(Gadget, changes, "id = ? AND is_active = ?", [1, true])).toBe(0);
+    const [byModel] = await Gadget.update(changes, { where: { id: 2, isActive: true } });
+    expect(byModel).toBe(1);
+    const [mine, theirs] = await selectRows(Gadget, "id IN (?, ?) ORDER BY id", [1, 2]);
+    const { id: _1, createdAt: _2, updatedAt: mineAt, ...mineRest } = mine as Gadget & { createdAt: unknown };
+    const { id: _3, createdAt: _4, updatedAt: theirsAt, ...theirsRest } = theirs as Gadget & { createdAt: unknown };
+    expect(mineRest).toEqual(theirsRest);
+    expect(mineRest).toMatchObject({ displayName: "renamed 'it?'" });
+    expect(typeof mineAt).toBe(typeof theirsAt);
+    expect(new Date(mineAt).getTime()).toBeGreaterThanOrEqual(new Date(before[0].updatedAt).getTime());
   });
 });
