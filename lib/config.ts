@@ -163,6 +163,8 @@ export function loadConfig(env: Env = process.env) {
        * events wait after a node dies (Kafka's group.min/max.session.timeout.ms bound it: 6 s–30 min).
        */
       sessionTimeoutMs: int(env, "KAFKA_SESSION_TIMEOUT_MS", 10_000, 6_000, 1_800_000),
+      /** Applied offsets are committed this often (not after every message): a crash delivers at most this much again, and it is skipped. */
+      commitIntervalMs: int(env, "KAFKA_COMMIT_INTERVAL_MS", 500, 10, 60_000),
     },
     events: {
       /** Sent outbox rows, applied-event ids and spent refresh tokens are kept this long, then pruned. */

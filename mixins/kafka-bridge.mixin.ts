@@ -8,7 +8,8 @@
  * Consuming: one consumer group per service. Each handler applies its effect once per event id
  * (`processOnce`, or atomically in Redis). A failing handler is retried with back-off; after
  * `maxAttempts` the message goes to `<topic>.dlq` and the service's dead letters, which operators
- * list and replay from the REPL. The offset moves on only after the effect or the dead letter.
+ * list and replay from the REPL. The offset moves on only after the effect or the dead letter, and is
+ * committed every KAFKA_COMMIT_INTERVAL_MS (lib/events/offset-commits.ts).
  *
  * Without KAFKA_BROKERS (the embedded default) the same envelopes go through the same outbox to
  * the same handlers over an in-process bus.
@@ -25,6 +26,7 @@ import type { ServiceSchema, Span } from "moleculer";
 import { config } from "../lib/config";
 import { inProcessBus, type BusMessage } from "../lib/events/bus";
 import { createTopicsWithLeaders } from "../lib/events/kafka-topics";
+import { PeriodicOffsetCommits } from "../lib/events/offset-commits";
 import { dlqTopicOf, parseEnvelope, topicOf, traceparentInJson, TOPICS, type Envelope } from "../lib/events/envelope";
 import { SCHEMA_VERSIONS, type EventHandlers, type EventType } from "../lib/events/contracts";
 import type { OutboxMessage } from "../lib/events/stores";
@@ -379,12 +381,24 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
           });
           await consumer.connect();
           await consumer.subscribe({ topics: consumedTopics.map(onKafka), fromBeginning: true });
-          // eachMessage resolves after the effect (or the dead letter); kafkajs commits only then.
+          this.offsetCommits = new PeriodicOffsetCommits(consumer, cfg.kafka.commitIntervalMs, (err: any) =>
+            this.logger.warn("Offset commit refused (those messages will come again, and be skipped):", err?.message ?? err),
+          );
+          this.consuming = 0;
+          // eachMessage resolves after the effect (or the dead letter); only then is its offset marked for commit.
           // Partitions are applied concurrently (order holds per key, which is per partition).
           await consumer.run({
+            autoCommit: false,
             partitionsConsumedConcurrently: cfg.kafka.partitions,
-            eachMessage: async ({ topic, message }) =>
-              this.consumeMessage({ topic, key: String(message.key ?? ""), value: String(message.value ?? ""), headers: traceHeaders(message.headers) }),
+            eachMessage: async ({ topic, partition, message }) => {
+              this.consuming++;
+              try {
+                await this.consumeMessage({ topic, key: String(message.key ?? ""), value: String(message.value ?? ""), headers: traceHeaders(message.headers) });
+                this.offsetCommits.applied(topic, partition, message.offset);
+              } finally {
+                this.consuming--;
+              }
+            },
           });
           this.consumer = consumer;
         }
@@ -417,6 +431,12 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
       while (this.relaying) await sleep(20);
       this.unsubscribeBus?.();
       unregisterHealthCheck("kafka");
+      if (this.consumer) {
+        // No new messages; those in hand finish, and what they applied is committed while still a member.
+        this.consumer.pause(consumedTopics.map((topic) => ({ topic: onKafka(topic) })));
+        while (this.consuming > 0) await sleep(20);
+        await this.offsetCommits.flush();
+      }
       await this.consumer?.disconnect();
       await this.producer?.disconnect();
       await this.kafkaAdmin?.disconnect();
