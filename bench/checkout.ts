@@ -105,6 +105,8 @@ function signUpClients(gateways: string[]): Promise<Api[]> {
 interface Checkout {
   /** Add to basket, POST /orders, POST /payments, POST /payments/:id/process. */
   flowMs: number;
+  /** Each of those four requests, in that order. */
+  stepsMs: number[];
   /**
    * From the pay response until the basket was cleared (payment.completed, through Kafka): the
    * basket.cleared event's time when the run watches those, else until GET /basket showed it empty.
@@ -122,21 +124,28 @@ type BasketClearWait = (orderId: string, paidAt: number) => Promise<number>;
 async function checkout(api: Api, productId: number, key: string, waitForClear?: BasketClearWait): Promise<Checkout> {
   const t0 = performance.now();
   const shop = api.client;
-  await ok("add to basket", shop.POST("/api/v1/basket/items", { body: { productId, quantity: QUANTITY } }));
-  const order = await ok("checkout", shop.POST("/api/v1/orders", { body: {}, params: { header: { "Idempotency-Key": `${key}-o` } } }));
-  const payment = await ok("payment", shop.POST("/api/v1/payments", { body: { orderId: order.id }, params: { header: { "Idempotency-Key": `${key}-p` } } }));
-  const paid = await ok("pay", shop.POST("/api/v1/payments/{id}/process", { params: { path: { id: payment.id } }, body: { paymentMethod: "pm_card_visa" } }));
+  const stepsMs: number[] = [];
+  const step = async <T>(request: Promise<T>): Promise<T> => {
+    const start = performance.now();
+    const answer = await request;
+    stepsMs.push(performance.now() - start);
+    return answer;
+  };
+  await step(ok("add to basket", shop.POST("/api/v1/basket/items", { body: { productId, quantity: QUANTITY } })));
+  const order = await step(ok("checkout", shop.POST("/api/v1/orders", { body: {}, params: { header: { "Idempotency-Key": `${key}-o` } } })));
+  const payment = await step(ok("payment", shop.POST("/api/v1/payments", { body: { orderId: order.id }, params: { header: { "Idempotency-Key": `${key}-p` } } })));
+  const paid = await step(ok("pay", shop.POST("/api/v1/payments/{id}/process", { params: { path: { id: payment.id } }, body: { paymentMethod: "pm_card_visa" } })));
   const paidAt = performance.now();
   if (paid.status !== "completed") throw new Error(`payment ${payment.id} is ${paid.status}`);
   // The next round needs an empty basket; how long that takes is the event lag a customer sees.
-  if (waitForClear) return { flowMs: paidAt - t0, basketClearMs: await waitForClear(order.id, Date.now()), polls: 0 };
+  if (waitForClear) return { flowMs: paidAt - t0, stepsMs, basketClearMs: await waitForClear(order.id, Date.now()), polls: 0 };
   let polls = 0;
   for (;;) {
     polls++;
     if ((await ok("basket", shop.GET("/api/v1/basket"))).itemCount === 0) break;
     await sleep(BASKET_POLL_MS);
   }
-  return { flowMs: paidAt - t0, basketClearMs: performance.now() - paidAt, polls };
+  return { flowMs: paidAt - t0, stepsMs, basketClearMs: performance.now() - paidAt, polls };
 }
 
 /** Every client buys ROUNDS times in a row, all clients at once. */
@@ -250,6 +259,10 @@ function reportFlow(checkouts: Checkout[], seconds: number, table: GoalTable): {
   console.log(figureLine("completed checkouts/s", `${fmt(rate, 1)}/s`, { goal: GOALS.checkoutsPerSecond, value: rate }));
   console.log(figureLine("flow p50 (basket add, order, payment, pay)", `${fmt(flow.p50)} ms`, { goal: GOALS.flowP50, value: flow.p50 }));
   console.log(figureLine("flow p99", `${fmt(flow.p99)} ms`, { goal: GOALS.flowP99, value: flow.p99 }));
+  ["POST /basket/items", "POST /orders", "POST /payments", "POST /payments/:id/process"].forEach((request, i) => {
+    const s = spread(checkouts.map((c) => c.stepsMs[i]));
+    console.log(figureLine(`  ${request}, p50 / p99`, `${fmt(s.p50)} / ${fmt(s.p99)} ms`));
+  });
   table.figure("completed checkouts/s", fmt(rate, 1), GOALS.checkoutsPerSecond, rate);
   table.figure("flow p50 (basket add, POST /orders, POST /payments, POST /payments/:id/process)", `${fmt(flow.p50)} ms`, GOALS.flowP50, flow.p50);
   table.figure("flow p99", `${fmt(flow.p99)} ms`, GOALS.flowP99, flow.p99);
