@@ -7,7 +7,7 @@
  * conditional update on the row's status, and the product counters move in the same transaction.
  */
 import { ForeignKeyConstraintError, Op, literal, UniqueConstraintError, type Sequelize, type Transaction } from "sequelize";
-import { changedRows, ConcurrentChangeError, inTransaction } from "../../lib/sql";
+import { changedRows, ConcurrentChangeError, insertAtOnce, insertInto, inTransaction, type TableRows } from "../../lib/sql";
 import { runStatement, selectRows } from "../../lib/sql-statements";
 import { DomainError, notFound } from "../../lib/errors";
 import { Product, StockReservation } from "./product.model";
@@ -21,70 +21,114 @@ const units = (n: number): number => {
 
 const insufficientStock = (shortages: Shortage[]) => new DomainError(409, "INSUFFICIENT_STOCK", "Not enough stock for some lines", { shortages });
 
-/** Told of every stock movement inside its transaction (the products service writes its outbox there). */
-export type StockMoved = (transaction: Transaction, type: "stock.reserved" | "stock.released" | "stock.updated", orderId: string, lines: StockLine[]) => Promise<void>;
+/** The row a stock movement writes beside it, atomically (the products service's outbox row of its stock event), if any. */
+export type StockEventRow = (type: "stock.reserved" | "stock.released" | "stock.updated", orderId: string, lines: StockLine[]) => TableRows | undefined;
+
+/** A reservation row whose product the statement did not take: PostgreSQL's not-null violation (see reserveAtOnce). */
+const lineNotTaken = (err: unknown) => {
+  const original = (err as { original?: { code?: string; column?: string } }).original;
+  return original?.code === "23502" && original.column === "product_id";
+};
 
 export class Inventory {
   constructor(
     private readonly sequelize: Sequelize,
     private readonly reservationTtlMs: number,
     private readonly now: () => Date = () => new Date(),
-    private readonly moved: StockMoved = async () => undefined,
+    private readonly eventRow: StockEventRow = () => undefined,
   ) {}
+
+  /** Writes the movement's event row in its transaction. */
+  private async moved(transaction: Transaction, ...movement: Parameters<StockEventRow>): Promise<void> {
+    const row = this.eventRow(...movement);
+    if (row) await insertAtOnce(this.sequelize, [row], transaction);
+  }
 
   /**
    * Reserves every line or none. Idempotent per order: a repeat returns the first reservation.
-   * The (hot) product rows are locked by their conditional updates as late as the database allows:
-   * - PostgreSQL: the stock event and the reservation rows go in first, then the updates, each row
-   *   held for one round trip before COMMIT. The rows' foreign-key check takes FOR KEY SHARE on the
-   *   product row, which an update of its counters (FOR NO KEY UPDATE) neither waits for nor blocks.
-   * - MariaDB and SQLite: the rows go last, each product row held for two round trips. (On MariaDB the
-   *   rows' foreign-key check share-locks the product row, and two checkouts that took it deadlock.)
+   * The (hot) product rows are held as briefly as the database allows:
+   * - PostgreSQL: one statement (reserveAtOnce), so a product row is locked for that statement
+   *   alone, not across round trips to this process and back.
+   * - MariaDB and SQLite: a transaction, the conditional updates in product order, then the rows
+   *   (on MariaDB the rows' foreign-key check share-locks the product row, and two checkouts that
+   *   took it first deadlock).
    */
   async reserve(orderId: string, lines: StockLine[]): Promise<Reservation> {
     const wanted = normalizeLines(lines);
+    const now = this.now();
+    const expiresAt = new Date(now.getTime() + this.reservationTtlMs);
     try {
-      return await inTransaction(this.sequelize, async (transaction) => {
-        const now = this.now();
-        const expiresAt = new Date(now.getTime() + this.reservationTtlMs);
-        await this.moved(transaction, "stock.reserved", orderId, wanted);
-        // One (order, product) row each, unique: a repeat of this order fails here, and reads the first.
-        const insertRows = () =>
-          runStatement(
-            this.sequelize,
-            `INSERT INTO stock_reservations (order_id, product_id, quantity, status, expires_at, created_at, updated_at) VALUES ${wanted.map(() => "(?, ?, ?, 'active', ?, ?, ?)").join(", ")}`,
-            wanted.flatMap((l) => [orderId, l.productId, units(l.quantity), expiresAt, now, now]),
-            transaction,
-          );
-        const rowsFirst = this.sequelize.getDialect() === "postgres";
-        if (rowsFirst) await insertRows();
-        const shortages: Shortage[] = [];
-        for (const line of wanted) {
-          const q = units(line.quantity);
-          const taken = await changedRows(
-            this.sequelize,
-            "UPDATE products SET reserved = reserved + ?, updated_at = ? WHERE id = ? AND is_active = ? AND stock - reserved >= ?",
-            [q, now, line.productId, true, q],
-            transaction,
-          );
-          if (taken === 0) shortages.push(await this.shortageOf(line, transaction));
-        }
-        if (shortages.length) {
-          throw insufficientStock(shortages);
-        }
-        if (!rowsFirst) await insertRows();
-        return { orderId, status: "active", expiresAt: expiresAt.toISOString(), lines: wanted };
-      });
+      if (this.sequelize.getDialect() === "postgres") await this.reserveAtOnce(orderId, wanted, now, expiresAt);
+      else await this.reserveInTransaction(orderId, wanted, now, expiresAt);
+      return { orderId, status: "active", expiresAt: expiresAt.toISOString(), lines: wanted };
     } catch (err) {
-      // PostgreSQL inserts the rows first: a product that does not exist fails their foreign key.
-      if (err instanceof ForeignKeyConstraintError) throw await this.shortageError(wanted);
       // This order is reserved already (a repeat, or a concurrent call that inserted first): that reservation
       // stands. (A repeat finds the units taken by its first call, so it may also come here as a shortage.)
-      const repeat = err instanceof UniqueConstraintError || (err instanceof DomainError && err.type === "INSUFFICIENT_STOCK");
-      const first = repeat ? await this.rowsOf(orderId) : [];
+      const shortage = err instanceof ForeignKeyConstraintError || lineNotTaken(err) || (err instanceof DomainError && err.type === "INSUFFICIENT_STOCK");
+      const first = shortage || err instanceof UniqueConstraintError ? await this.rowsOf(orderId) : [];
       if (first.length) return toReservation(orderId, first);
+      // A product missing, inactive or short: which lines, read after the statement failed.
+      if (shortage && !(err instanceof DomainError)) throw await this.shortageError(wanted);
       throw err;
     }
+  }
+
+  /**
+   * The reservation as one PostgreSQL statement: the product rows are locked in id order (as every
+   * other stock movement takes them), updated where their stock allows, then one reservation row
+   * per wanted line names the product row its update took. A line not taken names none, and the
+   * NOT NULL on product_id fails the whole statement: nothing is reserved, nothing is written.
+   * The stock event goes in the same statement. A repeat of the order fails the unique index.
+   */
+  private async reserveAtOnce(orderId: string, wanted: StockLine[], now: Date, expiresAt: Date): Promise<void> {
+    const event = this.eventRow("stock.reserved", orderId, wanted);
+    const eventInsert = event && insertInto(this.sequelize, event.table, event.rows[0]);
+    await runStatement(
+      this.sequelize,
+      `WITH wanted (product_id, quantity) AS (VALUES ${wanted.map(() => "(?::integer, ?::integer)").join(", ")}),
+       locked AS (SELECT id FROM products WHERE id IN (SELECT product_id FROM wanted) ORDER BY id FOR NO KEY UPDATE),
+       taken AS (
+         UPDATE products SET reserved = reserved + wanted.quantity, updated_at = ?
+         FROM wanted
+         WHERE products.id = wanted.product_id AND products.id IN (SELECT id FROM locked)
+           AND products.is_active AND products.stock - products.reserved >= wanted.quantity
+         RETURNING products.id
+       )${eventInsert ? ", reserved AS (" : ""}
+       INSERT INTO stock_reservations (order_id, product_id, quantity, status, expires_at, created_at, updated_at)
+       SELECT ?, taken.id, wanted.quantity, 'active', ?, ?, ? FROM wanted LEFT JOIN taken ON taken.id = wanted.product_id
+       ${eventInsert ? `) ${eventInsert.head} VALUES (${eventInsert.marks})` : ""}`,
+      [
+        ...wanted.flatMap((l) => [l.productId, units(l.quantity)]),
+        now,
+        orderId, expiresAt, now, now,
+        ...(eventInsert ? eventInsert.columns.map((column) => event.rows[0][column]) : []),
+      ],
+    );
+  }
+
+  private reserveInTransaction(orderId: string, wanted: StockLine[], now: Date, expiresAt: Date): Promise<void> {
+    return inTransaction(this.sequelize, async (transaction) => {
+      await this.moved(transaction, "stock.reserved", orderId, wanted);
+      const shortages: Shortage[] = [];
+      for (const line of wanted) {
+        const q = units(line.quantity);
+        const taken = await changedRows(
+          this.sequelize,
+          "UPDATE products SET reserved = reserved + ?, updated_at = ? WHERE id = ? AND is_active = ? AND stock - reserved >= ?",
+          [q, now, line.productId, true, q],
+          transaction,
+        );
+        if (taken === 0) shortages.push(await this.shortageOf(line, transaction));
+      }
+      if (shortages.length) throw insufficientStock(shortages);
+      // One (order, product) row each, unique: a repeat of this order fails here, and reads the first.
+      await runStatement(
+        this.sequelize,
+        `INSERT INTO stock_reservations (order_id, product_id, quantity, status, expires_at, created_at, updated_at) VALUES ${wanted.map(() => "(?, ?, ?, 'active', ?, ?, ?)").join(", ")}`,
+        wanted.flatMap((l) => [orderId, l.productId, units(l.quantity), expiresAt, now, now]),
+        transaction,
+      );
+    });
   }
 
   /** Turns the reservation into a sale: stock and reserved both go down. Idempotent. */
@@ -207,7 +251,8 @@ export class Inventory {
   private async shortageError(lines: StockLine[]): Promise<DomainError> {
     const all = await Promise.all(lines.map((line) => this.shortageOf(line)));
     const shortages = all.filter((s) => s.reason !== "insufficient_stock" || s.available < s.requested);
-    return insufficientStock(shortages);
+    // Units freed since the statement failed: the lines as they stand are all there is to tell.
+    return insufficientStock(shortages.length ? shortages : all);
   }
 
   private async shortageOf(line: StockLine, transaction?: Transaction): Promise<Shortage> {

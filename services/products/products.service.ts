@@ -12,7 +12,7 @@ import { SweeperMixin } from "../../mixins/sweeper.mixin";
 import { entityKeygen, generationKeygen, VersionedCacheMixin } from "../../mixins/versioned-cache.mixin";
 import { envelope, type Envelope } from "../../lib/events/envelope";
 import type { Transaction } from "sequelize";
-import { addToOutbox, integrationEventMigrations, processOnce, SqlDeadLetters, SqlOutbox } from "../../lib/events/stores";
+import { addToOutbox, integrationEventMigrations, outboxRow, processOnce, SqlDeadLetters, SqlOutbox } from "../../lib/events/stores";
 import { config } from "../../lib/config";
 import { idInPath, MAX_ID, pageParams, queryBool, queryInt, text, trimmed } from "../../lib/params";
 import { arrayOf, page, ref } from "../../lib/http/schemas";
@@ -641,8 +641,8 @@ const ProductsService: ServiceSchema<ProductsSettings, ProductsMethods, Products
     // for one whose order never came to be (a checkout that died half-way) or whose release was lost.
     const { reservationTtlSeconds, paymentGraceSeconds } = cfg.checkout;
     const safetyLifetimeMs = (reservationTtlSeconds + paymentGraceSeconds + ORPHAN_MARGIN_SECONDS) * 1000;
-    this.inventory = new Inventory(this.sequelize, safetyLifetimeMs, undefined, (transaction, type, orderId, lines) =>
-      addToOutbox(this.sequelize, envelope("products", type, orderId, { orderId, lines }), transaction),
+    this.inventory = new Inventory(this.sequelize, safetyLifetimeMs, undefined, (type, orderId, lines) =>
+      outboxRow(envelope("products", type, orderId, { orderId, lines })),
     );
     this.outbox = new SqlOutbox(this.sequelize);
     this.deadLetters = new SqlDeadLetters(this.sequelize);

@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import type { ServiceBroker } from "moleculer";
 import { freshDatabase, type SqlKind, type TestDatabase } from "../support/databases";
+import { random } from "../support/shop-model";
 
 const CATALOG = [
   { sku: "MUG-BLUE", name: "Blue Mug", price: 1250, stock: 40, category: "kitchen" },
@@ -218,6 +219,38 @@ export function productSuite(kind: SqlKind): void {
       const after = await Product.findByPk(product.id, { raw: true });
       expect({ stock: after.stock, reserved: after.reserved }).toEqual({ stock: 0, reserved: 0 });
       expect(await failure(call("reserveStock", { orderId: "rush-late", lines: [{ productId: product.id, quantity: 1 }] }))).toMatchObject({ code: 409 });
+    }, 60_000);
+
+    it.each([1, 2, 3])("takes concurrent orders of several lines over shared products all or nothing, never past the stock (seed %i)", async (seed) => {
+      const draw = random(seed);
+      const products = await Promise.all([0, 1, 2, 3].map((k) => call("create", { sku: `MIX-${seed}-${k}`, name: `Mixed ${k}`, price: 100, stock: 12, category: "mix" })));
+      // 60 orders of 1 to 3 lines (a product may come twice), in random product order.
+      const orders = Array.from({ length: 60 }, (_, i) => ({
+        orderId: `mix-${seed}-${i}`,
+        lines: Array.from({ length: 1 + Math.floor(draw() * 3) }, () => ({ productId: products[Math.floor(draw() * 4)].id, quantity: 1 + Math.floor(draw() * 3) })),
+      }));
+      const results = await Promise.allSettled(orders.map((o) => call("reserveStock", o)));
+      const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => r.reason);
+      expect(refused.filter((err) => err.type !== "INSUFFICIENT_STOCK")).toEqual([]); // no deadlock, no error but a shortage
+      const service: any = broker.getLocalService("products");
+      const { main: Product, reservations: StockReservation } = service.models;
+      const reservedRows = await StockReservation.findAll({ where: { orderId: orders.map((o) => o.orderId) }, raw: true });
+      const wantedOf = (o: (typeof orders)[number]) =>
+        o.lines.reduce((sum: Map<number, number>, l) => sum.set(l.productId, (sum.get(l.productId) ?? 0) + l.quantity), new Map<number, number>());
+      const expected = new Map<number, number>();
+      results.forEach((r, i) => {
+        const rows = reservedRows.filter((row: any) => row.orderId === orders[i].orderId);
+        const wanted = wantedOf(orders[i]);
+        // All lines or none.
+        expect(rows.map((row: any) => [row.productId, row.quantity]).sort()).toEqual(r.status === "fulfilled" ? [...wanted].sort() : []);
+        if (r.status === "fulfilled") for (const [id, q] of wanted) expected.set(id, (expected.get(id) ?? 0) + q);
+      });
+      for (const p of products) {
+        const row = await Product.findByPk(p.id, { raw: true });
+        expect({ id: p.id, reserved: row.reserved }).toEqual({ id: p.id, reserved: expected.get(p.id) ?? 0 });
+        expect(row.reserved).toBeLessThanOrEqual(row.stock);
+      }
+      expect(refused.length).toBeGreaterThan(0); // the stock ran out: the shortage path was taken too
     }, 60_000);
   });
 }
