@@ -146,6 +146,12 @@ export async function processOnce(
 }
 
 /**
+ * PostgreSQL: a CTE `claimed` that records (consumer, event id, processed at: the three parameters)
+ * and holds one row only if the id was new. Statements that apply an event once build on it.
+ */
+export const CLAIMED = "claimed AS (INSERT INTO processed_events (consumer, event_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1)";
+
+/**
  * processOnce for an effect that is one new row (`columns` → values). On PostgreSQL it is one
  * statement: a data-modifying CTE records the event id and inserts the row only if the id was new,
  * atomically without BEGIN and COMMIT (one round trip instead of four). Elsewhere, processOnce.
@@ -162,12 +168,7 @@ export async function insertOnce(
     return processOnce(sequelize, consumer, eventId, (transaction) => insertAtOnce(sequelize, [{ table, rows: [columns] }], transaction));
   }
   const { head, marks } = insertInto(sequelize, table, columns);
-  const { changed } = await runStatement(
-    sequelize,
-    `WITH claimed AS (INSERT INTO processed_events (consumer, event_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1)
-     ${head} SELECT ${marks} FROM claimed`,
-    [consumer, eventId, new Date(), ...Object.values(columns)],
-  );
+  const { changed } = await runStatement(sequelize, `WITH ${CLAIMED} ${head} SELECT ${marks} FROM claimed`, [consumer, eventId, new Date(), ...Object.values(columns)]);
   return changed ? "applied" : "duplicate";
 }
 

@@ -9,6 +9,7 @@
 import { ForeignKeyConstraintError, Op, literal, UniqueConstraintError, type Sequelize, type Transaction } from "sequelize";
 import { changedRows, ConcurrentChangeError, insertAtOnce, insertInto, inTransaction, type TableRows } from "../../lib/sql";
 import { runStatement, selectRows } from "../../lib/sql-statements";
+import { CLAIMED } from "../../lib/events/stores";
 import { DomainError, notFound } from "../../lib/errors";
 import { Product, StockReservation } from "./product.model";
 import { normalizeLines, toReservation, type Reservation, type Shortage, type StockLine } from "./stock";
@@ -18,6 +19,14 @@ const units = (n: number): number => {
   if (!Number.isSafeInteger(n) || n < 0) throw new Error(`not a quantity: ${n}`);
   return n;
 };
+
+/** What settling a reservation takes off the product, by the quantity each line held. */
+type Settled = "committed" | "released";
+const SETTLED_COUNTERS: Record<Settled, readonly string[]> = { committed: ["stock", "reserved"], released: ["reserved"] };
+const lowered = (columns: readonly string[], by: string) => columns.map((column) => `${column} = ${column} - ${by}`).join(", ");
+
+/** settleOnce's statement refused itself: the reservation's rows moved between its read and its statement. */
+const movedMeanwhile = (err: unknown) => (err as { original?: { code?: string } }).original?.code === "22012";
 
 const insufficientStock = (shortages: Shortage[]) => new DomainError(409, "INSUFFICIENT_STOCK", "Not enough stock for some lines", { shortages });
 
@@ -133,12 +142,58 @@ export class Inventory {
 
   /** Turns the reservation into a sale: stock and reserved both go down. Idempotent. */
   async commit(orderId: string, transaction?: Transaction): Promise<Reservation> {
-    return this.settle(orderId, "committed", "stock = stock - ?, reserved = reserved - ?", transaction);
+    return this.settle(orderId, "committed", transaction);
   }
 
   /** Gives the reserved units back. Idempotent; an order with no reservation is already released. */
   async release(orderId: string, transaction?: Transaction): Promise<Reservation> {
-    return this.settle(orderId, "released", "reserved = reserved - ?", transaction);
+    return this.settle(orderId, "released", transaction);
+  }
+
+  /**
+   * On PostgreSQL, settles an active reservation for an event, once per event id, in one statement,
+   * so no product row is held across round trips: the event id claimed (processed_events), the
+   * order's active rows moved, the product counters lowered by what those rows held (product rows
+   * locked in id order, as everywhere), and the stock event written. The event's lines come from a
+   * read just before: if some rows moved in between, the statement's last line divides by zero, the
+   * one way a statement can refuse itself, and nothing is written.
+   * Returns "duplicate", the settled reservation, or undefined where this does not apply (another
+   * database, no event row, a reservation not simply active, or one that moved meanwhile): then
+   * the caller settles in a transaction, which handles every case.
+   */
+  async settleOnce(claim: { consumer: string; eventId: string }, orderId: string, to: Settled): Promise<"duplicate" | Reservation | undefined> {
+    if (this.sequelize.getDialect() !== "postgres") return undefined;
+    const rows = await this.rowsOf(orderId);
+    const current = rows.length ? toReservation(orderId, rows) : undefined;
+    const event = current?.status === "active" ? this.eventRow(to === "committed" ? "stock.updated" : "stock.released", orderId, current.lines) : undefined;
+    if (!current || !event) return undefined;
+    const { head, columns, marks } = insertInto(this.sequelize, event.table, event.rows[0]);
+    const now = this.now();
+    try {
+      const { rows: [result] } = await runStatement<{ claimed: string | number }>(
+        this.sequelize,
+        `WITH ${CLAIMED},
+         moved AS (
+           UPDATE stock_reservations SET status = ?, updated_at = ?
+           WHERE order_id = ? AND status = 'active' AND EXISTS (SELECT 1 FROM claimed)
+           RETURNING product_id, quantity
+         ),
+         locked AS (SELECT id FROM products WHERE id IN (SELECT product_id FROM moved) ORDER BY id FOR NO KEY UPDATE),
+         counters AS (
+           UPDATE products SET ${lowered(SETTLED_COUNTERS[to], "held.quantity")}, updated_at = ?
+           FROM (SELECT product_id, SUM(quantity) AS quantity FROM moved GROUP BY product_id) held
+           WHERE products.id = held.product_id AND products.id IN (SELECT id FROM locked)
+         ),
+         event AS (${head} SELECT ${marks} FROM claimed)
+         SELECT c.n AS claimed, 1 / CASE WHEN c.n = 0 OR m.n = ? THEN 1 ELSE 0 END AS settled
+         FROM (SELECT COUNT(*) AS n FROM claimed) c, (SELECT COUNT(*) AS n FROM moved) m`,
+        [claim.consumer, claim.eventId, now, to, now, orderId, now, ...columns.map((column) => event.rows[0][column]), rows.length],
+      );
+      return Number(result.claimed) === 0 ? "duplicate" : { ...current, status: to };
+    } catch (err) {
+      if (movedMeanwhile(err)) return undefined;
+      throw err;
+    }
   }
 
   /**
@@ -193,7 +248,7 @@ export class Inventory {
     if (changed === 0) throw notFound("product", { id: productId });
   }
 
-  private async settle(orderId: string, to: "committed" | "released", counters: string, outer?: Transaction): Promise<Reservation> {
+  private async settle(orderId: string, to: Settled, outer?: Transaction): Promise<Reservation> {
     // Inside the caller's transaction when given (an event consumer's), else in one of its own.
     const run = <T>(work: (t: Transaction) => Promise<T>) => (outer ? work(outer) : inTransaction(this.sequelize, work));
     return run(async (transaction) => {
@@ -209,7 +264,7 @@ export class Inventory {
       }
       await this.moveRows(orderId, "active", to, rows.length, transaction);
       await this.moved(transaction, to === "committed" ? "stock.updated" : "stock.released", orderId, current.lines);
-      await this.moveCounters(current.lines, counters, transaction);
+      await this.moveCounters(current.lines, lowered(SETTLED_COUNTERS[to], "?"), transaction);
       return { ...current, status: to };
     });
   }

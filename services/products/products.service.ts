@@ -120,6 +120,7 @@ interface ProductsMethods {
   saving<T>(write: () => Promise<T>): Promise<T>;
   moveStock(event: Envelope, move: (transaction: Transaction) => Promise<StockLine[]>): Promise<void>;
   releaseForOrder(event: Envelope<{ orderId: string }>): Promise<void>;
+  settledAtOnce(event: Envelope<{ orderId: string }>, to: "committed" | "released"): Promise<boolean>;
   commitForPaidOrder(event: Envelope<{ orderId: string }>): Promise<void>;
   stockChanged(lines: StockLine[]): Promise<void>;
   sweepExpiredReservations(): Promise<void>;
@@ -596,8 +597,17 @@ const ProductsService: ServiceSchema<ProductsSettings, ProductsMethods, Products
     },
 
     /** Gives an unpaid order's reserved units back (it was cancelled, expired, or its payment failed). */
-    releaseForOrder(this: ProductsThis, event: Envelope<{ orderId: string }>): Promise<void> {
+    async releaseForOrder(this: ProductsThis, event: Envelope<{ orderId: string }>): Promise<void> {
+      if (await this.settledAtOnce(event, "released")) return;
       return this.moveStock(event, async (t: Transaction) => (await this.inventory.release(event.data.orderId, t)).lines);
+    },
+
+    /** The common case in one statement where the database allows (Inventory.settleOnce); false: take the general way. */
+    async settledAtOnce(this: ProductsThis, event: Envelope<{ orderId: string }>, to: "committed" | "released"): Promise<boolean> {
+      const settled = await this.inventory.settleOnce({ consumer: "products", eventId: event.id }, event.data.orderId, to);
+      if (settled === undefined) return false;
+      if (settled !== "duplicate") await this.stockChanged(settled.lines);
+      return true;
     },
 
     /**
@@ -605,8 +615,9 @@ const ProductsService: ServiceSchema<ProductsSettings, ProductsMethods, Products
      * in flight), the sale cannot stand: stock.commit_failed tells the orders context, which has
      * the charge refunded. Never a charge kept without goods.
      */
-    commitForPaidOrder(this: ProductsThis, event: Envelope<{ orderId: string }>): Promise<void> {
+    async commitForPaidOrder(this: ProductsThis, event: Envelope<{ orderId: string }>): Promise<void> {
       const { orderId } = event.data;
+      if (await this.settledAtOnce(event, "committed")) return;
       return this.moveStock(event, async (t: Transaction) => {
         try {
           return (await this.inventory.commit(orderId, t)).lines;

@@ -185,6 +185,56 @@ export function productSuite(kind: SqlKind): void {
       await call("releaseReservation", { orderId: "order-3" });
     });
 
+    it("settles a reservation once per event in one statement on PostgreSQL, and steps aside when its rows moved meanwhile", async () => {
+      const service: any = broker.getLocalService("products");
+      const inventory = service.inventory;
+      const claim = (eventId: string) => ({ consumer: "products-test", eventId });
+      const outboxTypes = async (orderId: string) =>
+        (await service.sequelize.query(`SELECT type FROM outbox WHERE message_key = '${orderId}' ORDER BY seq`, { type: "SELECT" })).map((r: any) => r.type);
+      const claimed = async (eventId: string) =>
+        (await service.sequelize.query(`SELECT event_id FROM processed_events WHERE event_id = '${eventId}'`, { type: "SELECT" })).length;
+      const before = await call("adminGet", { id: ids["BOOK-DDD"] });
+      await call("reserveStock", { orderId: "once-1", lines: [{ productId: ids["BOOK-DDD"], quantity: 2 }] });
+
+      const settled = await inventory.settleOnce(claim("event-1"), "once-1", "committed");
+      if (kind !== "postgres") {
+        expect(settled).toBeUndefined(); // the transactional way, elsewhere
+        return;
+      }
+      expect(settled).toMatchObject({ orderId: "once-1", status: "committed", lines: [{ productId: ids["BOOK-DDD"], quantity: 2 }] });
+      expect(await call("adminGet", { id: ids["BOOK-DDD"] })).toMatchObject({ stock: before.stock - 2, reserved: before.reserved });
+      expect(await outboxTypes("once-1")).toEqual(["stock.reserved", "stock.updated"]);
+      // Not active any more (a redelivery, a late release): the transactional way decides.
+      expect(await inventory.settleOnce(claim("event-1"), "once-1", "committed")).toBeUndefined();
+      expect(await inventory.settleOnce(claim("event-2"), "once-1", "released")).toBeUndefined();
+      expect(await call("adminGet", { id: ids["BOOK-DDD"] })).toMatchObject({ stock: before.stock - 2, reserved: before.reserved });
+      // An event applied before its reservation existed (a release overtaking the order) is not applied again.
+      const { processOnce } = await import("../../lib/events/stores");
+      await processOnce(service.sequelize, "products-test", "event-early", async () => undefined);
+      await call("reserveStock", { orderId: "once-3", lines: [{ productId: ids["BOOK-DDD"], quantity: 1 }] });
+      expect(await inventory.settleOnce(claim("event-early"), "once-3", "released")).toBe("duplicate");
+      expect(await call("adminGet", { id: ids["BOOK-DDD"] })).toMatchObject({ reserved: before.reserved + 1 });
+      await call("releaseReservation", { orderId: "once-3" });
+
+      // Released between settleOnce's read and its statement: the statement writes nothing, not even the claim.
+      await call("reserveStock", { orderId: "once-2", lines: [{ productId: ids["BOOK-DDD"], quantity: 1 }] });
+      const read = inventory.rowsOf;
+      inventory.rowsOf = async (orderId: string) => {
+        const rows = await read.call(inventory, orderId);
+        inventory.rowsOf = read;
+        await inventory.release(orderId);
+        return rows;
+      };
+      try {
+        expect(await inventory.settleOnce(claim("event-3"), "once-2", "committed")).toBeUndefined();
+      } finally {
+        inventory.rowsOf = read;
+      }
+      expect(await claimed("event-3")).toBe(0);
+      expect(await outboxTypes("once-2")).toEqual(["stock.reserved", "stock.released"]);
+      expect(await call("adminGet", { id: ids["BOOK-DDD"] })).toMatchObject({ stock: before.stock - 2, reserved: before.reserved });
+    });
+
     it("releases expired reservations in the sweep", async () => {
       const { Inventory } = await import("../../services/products/inventory");
       const service: any = broker.getLocalService("products");
