@@ -47,6 +47,8 @@ const RELAY_BATCH = 100;
 /** The outbox and dead-letter gauges are COUNT queries, the lag two Kafka requests: refreshed this often. */
 const REPORT_MS = 5_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** How long a stopping service waits for the messages in hand and their offset commit. */
+const STOP_COMMIT_MS = 1_000;
 
 export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<any> {
   const cfg = config();
@@ -432,10 +434,17 @@ export function KafkaBridgeMixin(opts: KafkaBridgeOptions = {}): ServiceSchema<a
       this.unsubscribeBus?.();
       unregisterHealthCheck("kafka");
       if (this.consumer) {
-        // No new messages; those in hand finish, and what they applied is committed while still a member.
+        // No new messages; those in hand finish, and what they applied is committed while still a
+        // member. For a moment at most: during a rebalance kafkajs retries a commit for many seconds,
+        // and what stays uncommitted only comes again to another node, which skips it.
         this.consumer.pause(consumedTopics.map((topic) => ({ topic: onKafka(topic) })));
-        while (this.consuming > 0) await sleep(20);
-        await this.offsetCommits.flush();
+        const commitApplied = async () => {
+          while (this.consuming > 0) await sleep(20);
+          await this.offsetCommits.flush();
+        };
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([commitApplied(), new Promise((resolve) => (timer = setTimeout(resolve, STOP_COMMIT_MS)))]);
+        clearTimeout(timer);
       }
       await this.consumer?.disconnect();
       await this.producer?.disconnect();
