@@ -109,7 +109,7 @@ interface PaymentsMethods {
   takeOverStaleClaim(payment: PaymentRow): Promise<boolean>;
   resumeStaleClaims(): Promise<void>;
   createIntent(payment: PaymentRow): Promise<string>;
-  settle(id: string, to: "completed" | "failed" | "cancelled", cause: string, reason?: string, providerRef?: string): Promise<boolean>;
+  settle(payment: PaymentRow, to: "completed" | "failed" | "cancelled", cause: string, reason?: string, providerRef?: string): Promise<boolean>;
   closeForOrder(orderId: string, reason: string): Promise<void>;
   refundForOrder(orderId: string, reason: string): Promise<void>;
   refund(paymentId: string, amount: number | undefined, reason: string, requestKey: string): Promise<RefundRecord & { replayed: boolean }>;
@@ -237,7 +237,7 @@ const PaymentsService: ServiceSchema<PaymentsSettings, PaymentsMethods, Payments
         if (payment.providerRef && ["pending", "processing"].includes(payment.status)) {
           await this.provider.cancel(payment.providerRef, `payment:${payment.id}:cancel`).catch((e: Error) => this.logger.warn(`Provider cancel of ${payment.id}:`, e.message));
         }
-        if (!(await this.settle(payment.id, "cancelled", "cancelled by the customer", "cancelled"))) {
+        if (!(await this.settle(payment, "cancelled", "cancelled by the customer", "cancelled"))) {
           const now = (await Payment.findByPk(payment.id, { raw: true }))!;
           throw new DomainError(409, "ILLEGAL_TRANSITION", `A ${now.status} payment cannot be cancelled`, { status: now.status });
         }
@@ -461,8 +461,8 @@ const PaymentsService: ServiceSchema<PaymentsSettings, PaymentsMethods, Payments
           this.logger.warn(`Stripe ${event.type} ${event.id} for unknown intent ${ref}`);
           return { received: true };
         }
-        if (event.type === "payment_intent.succeeded") await this.settle(payment.id, "completed", `stripe ${event.id}`, undefined, ref);
-        else if (event.type === "payment_intent.payment_failed") await this.settle(payment.id, "failed", `stripe ${event.id}`, object.last_payment_error?.code ?? "declined", ref);
+        if (event.type === "payment_intent.succeeded") await this.settle(payment, "completed", `stripe ${event.id}`, undefined, ref);
+        else if (event.type === "payment_intent.payment_failed") await this.settle(payment, "failed", `stripe ${event.id}`, object.last_payment_error?.code ?? "declined", ref);
         else if (event.type === "charge.refunded") await this.syncRefunds(payment.id, object);
         return { received: true };
       },
@@ -505,8 +505,8 @@ const PaymentsService: ServiceSchema<PaymentsSettings, PaymentsMethods, Payments
         this.logger.error(`Payment ${payment.id}: provider unavailable:`, err?.message ?? err);
         throw new DomainError(409, "PROVIDER_UNAVAILABLE", "The payment provider could not be reached; try again", { paymentId: payment.id });
       }
-      if (outcome.status === "succeeded") await this.settle(payment.id, "completed", "client confirmation", undefined, providerRef);
-      else if (outcome.status === "failed") await this.settle(payment.id, "failed", "client confirmation", outcome.reason, providerRef);
+      if (outcome.status === "succeeded") await this.settle(payment, "completed", "client confirmation", undefined, providerRef);
+      else if (outcome.status === "failed") await this.settle(payment, "failed", "client confirmation", outcome.reason, providerRef);
       else {
         await Payment.update({ nextAction: outcome.reason, providerRef }, { where: { id: payment.id, status: "processing" } });
         this.metrics.outcome({ provider: payment.provider, outcome: "requires_action" });
@@ -550,7 +550,8 @@ const PaymentsService: ServiceSchema<PaymentsSettings, PaymentsMethods, Payments
      * Moves a payment to a final status if it may go there from where it is, with its integration
      * event in the same transaction. Returns false when it had already moved (the other racer won).
      */
-    async settle(id: string, to: "completed" | "failed" | "cancelled", cause: string, reason?: string, providerRef?: string): Promise<boolean> {
+    async settle(payment: PaymentRow, to: "completed" | "failed" | "cancelled", cause: string, reason?: string, providerRef?: string): Promise<boolean> {
+      const { id } = payment;
       // A processing payment may be cancelled only while it waits for the customer (3-D Secure), not
       // while a provider call is in flight: that charge may still succeed.
       const open = sourcesOf(to).filter((s) => !CLOSED.includes(s));
@@ -562,11 +563,12 @@ const PaymentsService: ServiceSchema<PaymentsSettings, PaymentsMethods, Payments
         // A success for a failed or cancelled payment is the provider's late word: tried only when the usual move found nothing.
         const late = !(await move(usual));
         if (late && (to !== "completed" || !(await move([`status IN (${placeholders(CLOSED)})`, CLOSED])))) return "stayed";
-        const [p] = await selectRows(Payment, "id = ?", [id], transaction);
-        const common = { paymentId: p.id, orderId: p.orderId, userId: p.userId, amount: p.amount, currency: p.currency };
-        const event = to === "completed" ? envelope("payments", "payment.completed", p.orderId, common) : envelope("payments", "payment.failed", p.orderId, { ...common, reason: reason ?? to });
+        // What the event says of the payment never changes after its creation: no read back.
+        const { orderId, userId, amount, currency, provider } = payment;
+        const common = { paymentId: id, orderId, userId, amount, currency };
+        const event = to === "completed" ? envelope("payments", "payment.completed", orderId, common) : envelope("payments", "payment.failed", orderId, { ...common, reason: reason ?? to });
         await addToOutbox(this.sequelize, event, transaction);
-        return { late, provider: p.provider, amount: Number(p.amount), currency: p.currency };
+        return { late, provider, amount: Number(amount), currency };
       });
       if (outcome === "stayed") return false;
       this.metrics.outcome({ provider: outcome.provider, outcome: to });
@@ -585,7 +587,7 @@ const PaymentsService: ServiceSchema<PaymentsSettings, PaymentsMethods, Payments
         await this.provider.cancel(payment.providerRef, `payment:${payment.id}:cancel`).catch((e: Error) => this.logger.warn(`Provider cancel of ${payment.id}:`, e.message));
       }
       // A charge in flight is left to finish: if it succeeds, the order asks for its refund.
-      await this.settle(payment.id, "cancelled", `order ${reason}`, `order_${reason}`);
+      await this.settle(payment, "cancelled", `order ${reason}`, `order_${reason}`);
     },
 
     /** The full refund the order asks for when it cannot keep a charge: once per order, however often asked. */
