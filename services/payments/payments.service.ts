@@ -60,6 +60,10 @@ interface PayableOrder {
 }
 /** A payments row as read (`raw: true`), not a model instance. */
 type PaymentRow = InferAttributes<Payment>;
+
+/** A condition on payments, in SQL with its `?` parameters. */
+type Condition = [sql: string, params: readonly unknown[]];
+const statusIn = (statuses: readonly PaymentStatus[]): Condition => [`status IN (${placeholders(statuses)})`, statuses];
 type MethodRow = InferAttributes<PaymentMethod>;
 /** A payment as clients see it (the Payment and PaymentDetail schemas). */
 interface PaymentView {
@@ -204,11 +208,11 @@ const PaymentsService: ServiceSchema<PaymentsSettings, PaymentsMethods, Payments
         // Before any provider call: an order that lapsed or closed is not charged (409 from orders).
         if (payment.status === "pending") await ctx.call("orders.forPayment", { orderId: payment.orderId, userId: payment.userId });
         // Claim it: of concurrent confirmations exactly one moves pending → processing and charges.
-        const sources = sourcesOf("processing");
+        const [among, sources] = statusIn(sourcesOf("processing"));
         const claimed = await updateRows(
           Payment,
           { status: "processing", paymentMethod: ctx.params.paymentMethod, failureReason: null, nextAction: null },
-          `id = ? AND status IN (${placeholders(sources)})`,
+          `id = ? AND ${among}`,
           [payment.id, ...sources],
         );
         if (claimed === 0) {
@@ -554,15 +558,14 @@ const PaymentsService: ServiceSchema<PaymentsSettings, PaymentsMethods, Payments
       const { id } = payment;
       // A processing payment may be cancelled only while it waits for the customer (3-D Secure), not
       // while a provider call is in flight: that charge may still succeed.
-      const open = sourcesOf(to).filter((s) => !CLOSED.includes(s));
-      const usual: [string, readonly unknown[]] =
-        to === "cancelled" ? ["(status = ? OR (status = ? AND next_action IS NOT NULL))", ["pending", "processing"]] : [`status IN (${placeholders(open)})`, open];
+      const usual: Condition =
+        to === "cancelled" ? ["(status = ? OR (status = ? AND next_action IS NOT NULL))", ["pending", "processing"]] : statusIn(sourcesOf(to).filter((s) => !CLOSED.includes(s)));
       const outcome = await inTransaction(this.sequelize, async (transaction: Transaction) => {
         const changes = { status: to, nextAction: null, ...(reason && { failureReason: reason }), ...(providerRef && { providerRef }) };
-        const move = async ([where, params]: [string, readonly unknown[]]) => (await updateRows(Payment, changes, `id = ? AND ${where}`, [id, ...params], transaction)) > 0;
+        const move = async ([where, params]: Condition) => (await updateRows(Payment, changes, `id = ? AND ${where}`, [id, ...params], transaction)) > 0;
         // A success for a failed or cancelled payment is the provider's late word: tried only when the usual move found nothing.
         const late = !(await move(usual));
-        if (late && (to !== "completed" || !(await move([`status IN (${placeholders(CLOSED)})`, CLOSED])))) return "stayed";
+        if (late && (to !== "completed" || !(await move(statusIn(CLOSED))))) return "stayed";
         // What the event says of the payment never changes after its creation: no read back.
         const { orderId, userId, amount, currency, provider } = payment;
         const common = { paymentId: id, orderId, userId, amount, currency };

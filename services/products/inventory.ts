@@ -21,9 +21,16 @@ const units = (n: number): number => {
 };
 
 /** What settling a reservation takes off the product, by the quantity each line held. */
-type Settled = "committed" | "released";
+export type Settled = "committed" | "released";
 const SETTLED_COUNTERS: Record<Settled, readonly string[]> = { committed: ["stock", "reserved"], released: ["reserved"] };
 const lowered = (columns: readonly string[], by: string) => columns.map((column) => `${column} = ${column} - ${by}`).join(", ");
+
+/**
+ * PostgreSQL, inside one statement: `locked`, the products whose ids `ids` (a subquery) names,
+ * locked in id order as every stock movement takes them; the statement's UPDATE of products then
+ * keeps to `products.id IN (SELECT id FROM locked)`, so no two movements wait for each other in a cycle.
+ */
+const lockedInIdOrder = (ids: string) => `locked AS (SELECT id FROM products WHERE id IN (${ids}) ORDER BY id FOR NO KEY UPDATE)`;
 
 /** settleOnce's statement refused itself: the reservation's rows moved between its read and its statement. */
 const movedMeanwhile = (err: unknown) => (err as { original?: { code?: string } }).original?.code === "22012";
@@ -51,6 +58,14 @@ export class Inventory {
   private async moved(transaction: Transaction, ...movement: Parameters<StockEventRow>): Promise<void> {
     const row = this.eventRow(...movement);
     if (row) await insertAtOnce(this.sequelize, [row], transaction);
+  }
+
+  /** The movement's event row as the INSERT of a larger statement: its head, its `?` marks and their values. */
+  private eventInsert(...movement: Parameters<StockEventRow>): { head: string; marks: string; values: unknown[] } | undefined {
+    const event = this.eventRow(...movement);
+    if (!event) return undefined;
+    const { head, columns, marks } = insertInto(this.sequelize, event.table, event.rows[0]);
+    return { head, marks, values: columns.map((column) => event.rows[0][column]) };
   }
 
   /**
@@ -90,12 +105,11 @@ export class Inventory {
    * The stock event goes in the same statement. A repeat of the order fails the unique index.
    */
   private async reserveAtOnce(orderId: string, wanted: StockLine[], now: Date, expiresAt: Date): Promise<void> {
-    const event = this.eventRow("stock.reserved", orderId, wanted);
-    const eventInsert = event && insertInto(this.sequelize, event.table, event.rows[0]);
+    const eventInsert = this.eventInsert("stock.reserved", orderId, wanted);
     await runStatement(
       this.sequelize,
       `WITH wanted (product_id, quantity) AS (VALUES ${wanted.map(() => "(?::integer, ?::integer)").join(", ")}),
-       locked AS (SELECT id FROM products WHERE id IN (SELECT product_id FROM wanted) ORDER BY id FOR NO KEY UPDATE),
+       ${lockedInIdOrder("SELECT product_id FROM wanted")},
        taken AS (
          UPDATE products SET reserved = reserved + wanted.quantity, updated_at = ?
          FROM wanted
@@ -110,7 +124,7 @@ export class Inventory {
         ...wanted.flatMap((l) => [l.productId, units(l.quantity)]),
         now,
         orderId, expiresAt, now, now,
-        ...(eventInsert ? eventInsert.columns.map((column) => event.rows[0][column]) : []),
+        ...(eventInsert?.values ?? []),
       ],
     );
   }
@@ -165,9 +179,8 @@ export class Inventory {
     if (this.sequelize.getDialect() !== "postgres") return undefined;
     const rows = await this.rowsOf(orderId);
     const current = rows.length ? toReservation(orderId, rows) : undefined;
-    const event = current?.status === "active" ? this.eventRow(to === "committed" ? "stock.updated" : "stock.released", orderId, current.lines) : undefined;
+    const event = current?.status === "active" ? this.eventInsert(to === "committed" ? "stock.updated" : "stock.released", orderId, current.lines) : undefined;
     if (!current || !event) return undefined;
-    const { head, columns, marks } = insertInto(this.sequelize, event.table, event.rows[0]);
     const now = this.now();
     try {
       const { rows: [result] } = await runStatement<{ claimed: string | number }>(
@@ -178,16 +191,16 @@ export class Inventory {
            WHERE order_id = ? AND status = 'active' AND EXISTS (SELECT 1 FROM claimed)
            RETURNING product_id, quantity
          ),
-         locked AS (SELECT id FROM products WHERE id IN (SELECT product_id FROM moved) ORDER BY id FOR NO KEY UPDATE),
+         ${lockedInIdOrder("SELECT product_id FROM moved")},
          counters AS (
            UPDATE products SET ${lowered(SETTLED_COUNTERS[to], "held.quantity")}, updated_at = ?
            FROM (SELECT product_id, SUM(quantity) AS quantity FROM moved GROUP BY product_id) held
            WHERE products.id = held.product_id AND products.id IN (SELECT id FROM locked)
          ),
-         event AS (${head} SELECT ${marks} FROM claimed)
+         event AS (${event.head} SELECT ${event.marks} FROM claimed)
          SELECT c.n AS claimed, 1 / CASE WHEN c.n = 0 OR m.n = ? THEN 1 ELSE 0 END AS settled
          FROM (SELECT COUNT(*) AS n FROM claimed) c, (SELECT COUNT(*) AS n FROM moved) m`,
-        [claim.consumer, claim.eventId, now, to, now, orderId, now, ...columns.map((column) => event.rows[0][column]), rows.length],
+        [claim.consumer, claim.eventId, now, to, now, orderId, now, ...event.values, rows.length],
       );
       return Number(result.claimed) === 0 ? "duplicate" : { ...current, status: to };
     } catch (err) {

@@ -21,7 +21,7 @@ import type { ShopMeta } from "../../lib/http/access";
 import { created, noContent } from "../../lib/http/responses";
 import { defineProductModels, Product } from "./product.model";
 import { productMigrations } from "./migrations";
-import { Inventory } from "./inventory";
+import { Inventory, type Settled } from "./inventory";
 import type { Reservation, StockLine } from "./stock";
 import { stockMetrics } from "../../lib/telemetry/business-metrics";
 import {
@@ -120,7 +120,7 @@ interface ProductsMethods {
   saving<T>(write: () => Promise<T>): Promise<T>;
   moveStock(event: Envelope, move: (transaction: Transaction) => Promise<StockLine[]>): Promise<void>;
   releaseForOrder(event: Envelope<{ orderId: string }>): Promise<void>;
-  settledAtOnce(event: Envelope<{ orderId: string }>, to: "committed" | "released"): Promise<boolean>;
+  settledAtOnce(event: Envelope<{ orderId: string }>, to: Settled): Promise<boolean>;
   commitForPaidOrder(event: Envelope<{ orderId: string }>): Promise<void>;
   stockChanged(lines: StockLine[]): Promise<void>;
   sweepExpiredReservations(): Promise<void>;
@@ -603,7 +603,7 @@ const ProductsService: ServiceSchema<ProductsSettings, ProductsMethods, Products
     },
 
     /** The common case in one statement where the database allows (Inventory.settleOnce); false: take the general way. */
-    async settledAtOnce(this: ProductsThis, event: Envelope<{ orderId: string }>, to: "committed" | "released"): Promise<boolean> {
+    async settledAtOnce(this: ProductsThis, event: Envelope<{ orderId: string }>, to: Settled): Promise<boolean> {
       const settled = await this.inventory.settleOnce({ consumer: "products", eventId: event.id }, event.data.orderId, to);
       if (settled === undefined) return false;
       if (settled !== "duplicate") await this.stockChanged(settled.lines);
